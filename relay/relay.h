@@ -1,0 +1,91 @@
+/*
+ * relay.h - hands an accepted message to where it goes next.
+ *
+ * The SMTP front calls relay_submit() after end of data and answers the
+ * client only from the reply that comes back: the relay either delivered
+ * the message durably (maildir) or an upstream accepted it, or it says
+ * why not.  Delivery runs off the event loop; the done callback runs on
+ * the submitting loop's thread.
+ *
+ * Routes: `route NAME { upstream = ...; }` with NAME a domain, ".domain"
+ * for its subdomains, or default.  This issue delivers into maildir:PATH;
+ * SMTP/LMTP upstreams slot in behind the same relay_submit().
+ */
+#ifndef RELAY_RELAY_H
+#define RELAY_RELAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "smtp_cmd.h"
+
+struct event_base;
+struct pst_arena;
+struct pst_spool;
+struct pst_workq;
+
+struct relay_route; /* opaque */
+
+struct relay_conf {
+	struct relay_route_conf *routes; /* list, in config order */
+	size_t nroutes;
+};
+
+struct relay_rcpt {
+	const char *addr;  /* "local@domain" as accepted */
+	const char *orcpt; /* DSN ORCPT value, or NULL */
+	unsigned notify;   /* enum smtp_notify bits */
+};
+
+struct relay_msg {
+	const char *qid;
+	const char *from; /* "" for the null sender */
+	const struct relay_rcpt *rcpts;
+	size_t nrcpt;
+	enum smtp_body body;
+	bool smtputf8;
+	enum smtp_ret ret;
+	const char *envid;
+	/* The message as CRLF lines, not dot-stuffed, our Received: first.
+	 * Flushed; only read by the relay. */
+	struct pst_spool *spool;
+};
+
+/* The answer for the client's end of data. */
+struct relay_reply {
+	unsigned code;      /* 250, 4xx, 5xx */
+	char enhanced[16];  /* "2.0.0" */
+	char text[400];     /* without code */
+};
+
+typedef void relay_done_fn(void *arg, const struct relay_reply *reply);
+
+/* Config block handler for `route NAME { ... }` (repeatable); obj is a
+ * struct relay_conf. */
+pst_conf_block_fn relay_conf_route;
+
+struct relay;
+
+/* Build the relay from the bound configuration (arena: the config's).
+ * Checks targets (maildir directories are created if missing).  NULL and
+ * *error_r on failure. */
+struct relay *relay_new(struct pst_arena *arena, const struct relay_conf *conf,
+			struct pst_workq *workq, const char **error_r);
+
+/* The route a recipient domain takes, or NULL when no route (not even
+ * default) matches.  Routes are compared by identity: recipients of one
+ * transaction must share one route. */
+const struct relay_route *relay_route_for(const struct relay *relay,
+					  struct pst_str domain);
+const char *relay_route_name(const struct relay_route *route);
+
+/* Deliver msg by route; done(arg, reply) is called exactly once, on
+ * base's thread, after relay_submit returned 0.  -1 when the job could
+ * not even be queued (the caller answers 451). */
+int relay_submit(struct relay *relay, struct event_base *base,
+		 const struct relay_route *route, const struct relay_msg *msg,
+		 relay_done_fn *done, void *arg);
+
+#endif
