@@ -1,1 +1,240 @@
-int main(void) { return 0; }
+/*
+ * posternd.c - the gateway daemon: parse arguments, load and check the
+ * configuration, bind, drop privileges, run one event loop per core, and
+ * stop cleanly on SIGTERM.
+ *
+ *   posternd -c FILE [-f] [-t]
+ *
+ * Fatal exits happen only here, before serving.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "limits.h"
+#include "log.h"
+#include "relay.h"
+#include "server.h"
+#include "settings.h"
+#include "workq.h"
+
+#define RELAY_WORKERS 4
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: posternd -c FILE [-f] [-t]\n"
+			"  -c FILE  configuration file\n"
+			"  -f       log to stderr as well as syslog\n"
+			"  -t       check the configuration and exit\n");
+	exit(2);
+}
+
+/* Become the configured user for good (after binding ports). */
+static int
+drop_privileges(const char *user, const char **error_r)
+{
+	static char msg[300];
+	struct passwd *pw = getpwnam(user);
+
+	if (pw == NULL) {
+		snprintf(msg, sizeof(msg), "unknown user '%s'", user);
+		*error_r = msg;
+		return -1;
+	}
+	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
+		snprintf(msg, sizeof(msg), "cannot become '%s': %s", user,
+			 strerror(errno));
+		*error_r = msg;
+		return -1;
+	}
+	if (pw->pw_uid != 0 && setuid(0) == 0) {
+		*error_r = "privileges could be regained after dropping them";
+		return -1;
+	}
+	return 0;
+}
+
+/* uid/gid of the configured user, for files created before the drop. */
+static void
+user_ids(const struct postern_settings *st, uid_t *uid_r, gid_t *gid_r)
+{
+	struct passwd *pw = (geteuid() == 0 && st->user) ? getpwnam(st->user)
+							 : NULL;
+
+	*uid_r = pw ? pw->pw_uid : (uid_t)-1;
+	*gid_r = pw ? pw->pw_gid : (gid_t)-1;
+}
+
+static int
+check_user(const struct postern_settings *st, const char **error_r)
+{
+	static char msg[300];
+
+	if (geteuid() != 0)
+		return 0;
+	if (st->user == NULL) {
+		snprintf(msg, sizeof(msg),
+			 "%s: running as root needs `user = \"...\";` (an "
+			 "unprivileged account to run as)",
+			 st->path);
+		*error_r = msg;
+		return -1;
+	}
+	if (getpwnam(st->user) == NULL) {
+		snprintf(msg, sizeof(msg), "%s: user '%s' does not exist",
+			 st->path, st->user);
+		*error_r = msg;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+log_started(const struct server *server)
+{
+	const struct pst_conf_strings *listen = &server->settings->smtp.listen;
+	char where[512];
+	size_t off = 0;
+
+	where[0] = '\0';
+	for (size_t i = 0; i < listen->n && off < sizeof(where); i++) {
+		int n = snprintf(where + off, sizeof(where) - off, "%s%s",
+				 i ? ", " : "", listen->v[i]);
+
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	pst_log(PST_LOG_INFO, "smtpd",
+		"posternd started, %u threads, listening on %s",
+		server->nworkers, where);
+}
+
+static void
+wait_for_shutdown(void)
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			pst_log(PST_LOG_NOTICE, "smtpd",
+				"SIGHUP: configuration reload is not supported "
+				"yet; restart posternd to apply changes");
+			continue;
+		}
+		pst_log(PST_LOG_INFO, "smtpd", "%s: stopping",
+			sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		return;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = NULL, *error = NULL;
+	bool foreground = false, test_only = false;
+	struct postern_settings *st = NULL;
+	struct server server;
+	sigset_t set;
+	uid_t uid;
+	gid_t gid;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "c:fth")) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 't':
+			test_only = true;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (path == NULL || optind != argc)
+		usage();
+	pst_log_init(foreground || test_only);
+
+	if (settings_load(path, &st, &error) < 0 ||
+	    check_user(st, &error) < 0) {
+		fprintf(stderr, "posternd: %s\n", error);
+		return 1;
+	}
+	if (test_only) {
+		if (relay_new(st->arena, &st->relay, NULL, &error) == NULL) {
+			fprintf(stderr, "posternd: %s\n", error);
+			settings_free(&st);
+			return 1;
+		}
+		fprintf(stderr, "posternd: configuration %s is ok\n", path);
+		settings_free(&st);
+		return 0;
+	}
+
+	/* Signals are taken by sigwait() on this thread only. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	evthread_use_pthreads();
+
+	memset(&server, 0, sizeof(server));
+	server.settings = st;
+	user_ids(st, &uid, &gid);
+	server.workq = pst_workq_new(RELAY_WORKERS);
+	server.limits = limits_new((unsigned)st->smtp.max_connections,
+				   (unsigned)st->smtp.max_connections_per_ip);
+	if (server.workq == NULL || server.limits == NULL) {
+		fprintf(stderr, "posternd: out of memory\n");
+		return 1;
+	}
+	server.relay = relay_new(st->arena, &st->relay, server.workq, &error);
+	if (server.relay == NULL ||
+	    relay_prepare(server.relay, uid, gid, &error) < 0 ||
+	    server_bind(&server, &error) < 0 ||
+	    (geteuid() == 0 && drop_privileges(st->user, &error) < 0) ||
+	    server_start(&server, &error) < 0) {
+		fprintf(stderr, "posternd: %s\n", error);
+		pst_log(PST_LOG_ERR, "smtpd", "fatal: %s", error);
+		return 1;
+	}
+	if (uid == (uid_t)-1 && st->user != NULL)
+		pst_log(PST_LOG_NOTICE, "smtpd",
+			"not started as root: ignoring user '%s'", st->user);
+	log_started(&server);
+
+	wait_for_shutdown();
+	server_stop(&server);
+	pst_workq_free(&server.workq);
+	server_free(&server);
+	limits_free(&server.limits);
+	settings_free(&st);
+	pst_log(PST_LOG_INFO, "smtpd", "posternd stopped");
+	return 0;
+}

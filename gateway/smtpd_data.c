@@ -1,1 +1,363 @@
-/* placeholder: being written */
+/*
+ * smtpd_data.c - message content: DATA and BDAT into the spool through
+ * mail/smtp_data (which stops SMTP smuggling), our Received: header, the
+ * checks at the end of the message, and the hand-over to the relay.  The
+ * client's final reply is the relay's answer: nothing is acknowledged
+ * before it is delivered.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "arena.h"
+#include "log.h"
+#include "smtpd_int.h"
+#include "spool.h"
+
+/* Decoded bytes collected before one spool write. */
+#define SMTPD_CONTENT_BATCH (64 * 1024)
+
+void smtpd_session_reap(struct smtpd_session *s);
+
+static const char *
+smtpd_protocol(const struct smtpd_session *s)
+{
+	bool utf8 = s->txn.mail.smtputf8;
+
+	if (!s->esmtp)
+		return "SMTP";
+	if (utf8)
+		return s->tls ? "UTF8SMTPS" : "UTF8SMTP";
+	return s->tls ? "ESMTPS" : "ESMTP";
+}
+
+/* RFC 5321 4.4 trace header, in Postfix's layout. */
+static int
+smtpd_received(struct smtpd_session *s, struct pst_buf *out)
+{
+	const struct smtpd_txn *t = &s->txn;
+	char date[64];
+	struct tm tm;
+	time_t now = time(NULL);
+	int rc;
+
+	localtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm);
+	rc = pst_buf_printf(out, "Received: from %s (unknown [%s%s])\r\n",
+			    s->helo[0] ? s->helo : "unknown",
+			    s->peer.u.sa.sa_family == AF_INET6 &&
+					    strchr(s->addr, ':')
+				    ? "IPv6:"
+				    : "",
+			    s->addr);
+	if (rc == 0 && s->tls)
+		rc = pst_buf_printf(out, "\t(using %s)\r\n", s->tls_info);
+	if (rc == 0)
+		rc = pst_buf_printf(out, "\tby %s (postern) with %s id %s",
+				    smtpd_settings(s)->hostname,
+				    smtpd_protocol(s), t->qid);
+	if (rc == 0 && t->nrcpt == 1)
+		rc = pst_buf_printf(out, "\r\n\tfor <%s>; %s\r\n",
+				    t->rcpts[0].addr, date);
+	else if (rc == 0)
+		rc = pst_buf_printf(out, ";\r\n\t%s\r\n", date);
+	return rc;
+}
+
+int
+smtpd_data_begin(struct smtpd_session *s, bool bdat)
+{
+	const struct postern_settings *st = smtpd_settings(s);
+	struct smtpd_txn *t = &s->txn;
+	const char *error;
+
+	if (s->spool == NULL) {
+		s->spool = pst_spool_new(st->smtp.spool_memory, st->spool_dir);
+		if (s->spool == NULL)
+			return -1;
+	}
+	t->in_data = true;
+	t->bdat = bdat;
+	smtp_data_init(&t->decoder, bdat ? SMTP_DATA_RAW : SMTP_DATA_DOT,
+		       st->smtp.max_text_line);
+	pst_buf_reset(&s->content);
+	if (smtpd_received(s, &s->content) < 0 ||
+	    pst_spool_write(s->spool, s->content.data, s->content.len,
+			    &error) < 0) {
+		pst_log(PST_LOG_ERR, "smtpd", "%s: spool: %s", t->qid,
+			error ? error : "out of memory");
+		return -1;
+	}
+	t->header_len = s->content.len;
+	pst_buf_reset(&s->content);
+	if (!bdat) {
+		s->state = SMTPD_DATA;
+		smtpd_set_timeout(s, st->smtp.data_timeout);
+	}
+	return 0;
+}
+
+/* Does the content so far make the message one we refuse? */
+static bool
+smtpd_content_refused(const struct smtpd_session *s)
+{
+	unsigned d = s->txn.decoder.defects;
+
+	if (d & (SMTP_DATA_F_BARE_CR | SMTP_DATA_F_LONG_LINE))
+		return true;
+	return (d & SMTP_DATA_F_BARE_LF) &&
+	       smtpd_settings(s)->smtp.bare_lf == SMTPD_BARE_LF_REJECT;
+}
+
+/* Move decoded bytes into the spool.  -1 on a spool error. */
+static int
+smtpd_content_flush(struct smtpd_session *s)
+{
+	const char *error;
+
+	if (s->content.len == 0)
+		return 0;
+	if (pst_spool_write(s->spool, s->content.data, s->content.len,
+			    &error) < 0) {
+		pst_log(PST_LOG_ERR, "smtpd", "%s: spool: %s", s->txn.qid,
+			error);
+		return -1;
+	}
+	pst_buf_reset(&s->content);
+	return 0;
+}
+
+/* Feed up to max bytes of input to the decoder.  Returns bytes consumed,
+ * or -1 on an internal error; *done_r at the end of DATA. */
+static ssize_t
+smtpd_feed(struct smtpd_session *s, size_t max, bool *done_r)
+{
+	struct smtpd_txn *t = &s->txn;
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	uint64_t limit = smtpd_settings(s)->smtp.max_message_size;
+	struct evbuffer_iovec vec;
+	size_t used, n;
+	bool keep;
+
+	if (evbuffer_peek(in, -1, NULL, &vec, 1) < 1 || vec.iov_len == 0)
+		return 0;
+	n = vec.iov_len < max ? vec.iov_len : max;
+	if (s->state == SMTPD_BDAT && (t->failed || !t->in_data)) {
+		/* A refused chunk: read and forget its bytes. */
+		evbuffer_drain(in, n);
+		return (ssize_t)n;
+	}
+	keep = !t->too_big && !t->failed && !smtpd_content_refused(s);
+	used = smtp_data_feed(&t->decoder, vec.iov_base, n,
+			      keep ? &s->content : NULL, done_r);
+	if (used == (size_t)-1)
+		return -1;
+	evbuffer_drain(in, used);
+	if (t->decoder.out_len > limit) {
+		t->too_big = true;
+		pst_buf_reset(&s->content);
+	}
+	if (s->content.len >= SMTPD_CONTENT_BATCH &&
+	    smtpd_content_flush(s) < 0)
+		return -1;
+	return (ssize_t)used;
+}
+
+static void
+smtpd_relay_done(void *arg, const struct relay_reply *reply)
+{
+	struct smtpd_session *s = arg;
+
+	if (s->gone) {
+		smtpd_txn_end(s);
+		smtpd_session_reap(s);
+		return;
+	}
+	s->state = SMTPD_CMD;
+	smtpd_reply(s, reply->code, reply->enhanced, "%s", reply->text);
+	smtpd_txn_end(s);
+	if (s->state != SMTPD_CMD)
+		return; /* draining: closing after the reply */
+	smtpd_set_timeout(s, smtpd_settings(s)->smtp.command_timeout);
+	bufferevent_enable(s->bev, EV_READ);
+	smtpd_process_input(s);
+}
+
+/* The whole message is in: refuse it, or hand it to the relay. */
+static void
+smtpd_message_end(struct smtpd_session *s)
+{
+	struct smtpd_txn *t = &s->txn;
+	struct relay_msg msg;
+	const char *error;
+
+	s->state = SMTPD_CMD;
+	smtpd_set_timeout(s, smtpd_settings(s)->smtp.command_timeout);
+	if (t->too_big) {
+		pst_log(PST_LOG_INFO, "smtpd",
+			"%s: reject: END-OF-MESSAGE from unknown[%s]: 552 5.3.4 "
+			"Message size exceeds fixed limit",
+			t->qid, s->addr);
+		smtpd_reply(s, 552, "5.3.4", "Message size exceeds fixed limit");
+		smtpd_txn_end(s);
+		return;
+	}
+	if (smtpd_content_refused(s)) {
+		unsigned d = t->decoder.defects;
+		const char *why = (d & SMTP_DATA_F_BARE_CR)
+					  ? "bare CR in message content"
+				  : (d & SMTP_DATA_F_LONG_LINE)
+					  ? "text line too long (RFC 5322 2.1.1)"
+					  : "bare LF line ending (RFC 5321 2.3.8)";
+
+		pst_log(PST_LOG_INFO, "smtpd",
+			"%s: reject: END-OF-MESSAGE from unknown[%s]: 550 5.6.0 "
+			"Message refused: %s",
+			t->qid, s->addr, why);
+		smtpd_reply(s, 550, "5.6.0", "Message refused: %s", why);
+		smtpd_txn_end(s);
+		return;
+	}
+	if (smtpd_content_flush(s) < 0 ||
+	    pst_spool_flush(s->spool, &error) < 0) {
+		smtpd_reply(s, 451, "4.3.0", "Error: cannot spool the message");
+		smtpd_txn_end(s);
+		return;
+	}
+	memset(&msg, 0, sizeof(msg));
+	msg.qid = t->qid;
+	msg.from = t->from;
+	msg.rcpts = t->rcpts;
+	msg.nrcpt = t->nrcpt;
+	msg.body = t->mail.body;
+	msg.smtputf8 = t->mail.smtputf8;
+	msg.ret = t->mail.ret;
+	msg.envid = t->mail.envid.len ? t->mail.envid.p : NULL;
+	msg.spool = s->spool;
+	pst_log(PST_LOG_INFO, "smtpd", "%s: from=<%s>, size=%llu, nrcpt=%zu",
+		t->qid, t->from,
+		(unsigned long long)pst_spool_size(s->spool), t->nrcpt);
+	s->state = SMTPD_RELAY_WAIT;
+	bufferevent_disable(s->bev, EV_READ);
+	if (relay_submit(s->worker->server->relay, s->worker->base, t->route,
+			 &msg, smtpd_relay_done, s) < 0) {
+		s->state = SMTPD_CMD;
+		bufferevent_enable(s->bev, EV_READ);
+		smtpd_reply(s, 451, "4.3.0", "Error: cannot queue the message");
+		smtpd_txn_end(s);
+	}
+}
+
+static void
+smtpd_internal_error(struct smtpd_session *s)
+{
+	s->state = SMTPD_CMD;
+	smtpd_txn_end(s);
+	smtpd_reply(s, 421, "4.3.0", "%s Error: internal error",
+		    smtpd_settings(s)->hostname);
+	smtpd_close_after_reply(s);
+}
+
+/* A BDAT chunk has been read completely. */
+static void
+smtpd_bdat_done(struct smtpd_session *s)
+{
+	struct smtpd_txn *t = &s->txn;
+	const struct smtpd_settings *smtp = &smtpd_settings(s)->smtp;
+
+	s->state = SMTPD_CMD;
+	smtpd_set_timeout(s, smtp->command_timeout);
+	if (!t->failed && t->too_big) {
+		t->failed = true;
+		t->failed_code = 552;
+		t->failed_text = "5.3.4 Message size exceeds fixed limit";
+	}
+	if (t->failed) {
+		char enhanced[8];
+
+		snprintf(enhanced, sizeof(enhanced), "%.5s", t->failed_text);
+		smtpd_reply(s, t->failed_code, enhanced, "%s",
+			    t->failed_text + 6);
+		if (t->bdat_last || !s->has_txn)
+			smtpd_txn_end(s);
+		return;
+	}
+	if (!t->bdat_last) {
+		smtpd_reply(s, 250, "2.0.0", "Ok: %llu octets",
+			    (unsigned long long)t->decoder.out_len);
+		return;
+	}
+	if (smtp_data_finish(&t->decoder, &s->content) < 0) {
+		smtpd_internal_error(s);
+		return;
+	}
+	smtpd_message_end(s);
+}
+
+void
+smtpd_bdat_chunk(struct smtpd_session *s, uint64_t size, bool last)
+{
+	struct smtpd_txn *t = &s->txn;
+
+	/* Whatever the verdict, the chunk's bytes must be read: they are
+	 * message content, never commands. */
+	t->bdat_left = size;
+	t->bdat_last = last;
+	if (!t->failed) {
+		const char *why = !s->has_txn     ? "5.5.1 Error: need MAIL command"
+				  : t->nrcpt == 0 ? "5.5.1 Error: need RCPT command"
+						  : NULL;
+
+		if (why != NULL) {
+			t->failed = true;
+			t->failed_code = 503;
+			t->failed_text = why;
+		} else if (!t->in_data && smtpd_data_begin(s, true) < 0) {
+			t->failed = true;
+			t->failed_code = 451;
+			t->failed_text = "4.3.0 Error: cannot spool the message";
+		}
+	}
+	s->state = SMTPD_BDAT;
+	smtpd_set_timeout(s, smtpd_settings(s)->smtp.data_timeout);
+	if (size == 0)
+		smtpd_bdat_done(s);
+}
+
+void
+smtpd_data_read(struct smtpd_session *s)
+{
+	struct smtpd_txn *t = &s->txn;
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+
+	while (evbuffer_get_length(in) > 0) {
+		bool done = false;
+		ssize_t used;
+
+		if (s->state == SMTPD_DATA) {
+			used = smtpd_feed(s, SIZE_MAX, &done);
+		} else {
+			used = smtpd_feed(s, t->bdat_left, &done);
+			if (used > 0)
+				t->bdat_left -= (uint64_t)used;
+			done = t->bdat_left == 0;
+		}
+		if (used < 0) {
+			smtpd_internal_error(s);
+			return;
+		}
+		if (!done)
+			continue;
+		if (s->state == SMTPD_DATA)
+			smtpd_message_end(s);
+		else
+			smtpd_bdat_done(s);
+		return;
+	}
+}

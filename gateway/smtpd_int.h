@@ -1,1 +1,108 @@
-/* placeholder */
+/*
+ * smtpd_int.h - what the files of the SMTP session share: the session
+ * and transaction structs (OpenSMTPD's split: a session lives from
+ * accept to close, a transaction from MAIL to the end of data or RSET).
+ * Only smtpd*.c include this.
+ */
+#ifndef GATEWAY_SMTPD_INT_H
+#define GATEWAY_SMTPD_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <event2/bufferevent.h>
+
+#include "buf.h"
+#include "net.h"
+#include "relay.h"
+#include "server.h"
+#include "smtp_cmd.h"
+#include "smtp_data.h"
+#include "smtpd.h"
+
+#define SMTPD_HELO_MAX 255
+#define SMTPD_QID_LEN 12
+
+enum smtpd_state {
+	SMTPD_CMD,        /* reading commands */
+	SMTPD_DATA,       /* reading DATA content */
+	SMTPD_BDAT,       /* reading a BDAT chunk */
+	SMTPD_RELAY_WAIT, /* message handed to the relay; not reading */
+	SMTPD_TLS,        /* STARTTLS handshake in progress */
+	SMTPD_CLOSING,    /* flushing the last reply, then close */
+};
+
+struct smtpd_txn {
+	struct pst_arena *arena; /* everything below; reset per transaction */
+	char qid[SMTPD_QID_LEN + 1];
+	const char *from;
+	struct smtp_mail_params mail; /* envid copied onto the arena */
+	struct relay_rcpt *rcpts;
+	size_t nrcpt, rcpt_cap;
+	const struct relay_route *route;
+	struct timespec started;
+	/* message content */
+	bool in_data;   /* DATA or the first BDAT seen */
+	bool bdat;      /* content came by BDAT */
+	bool failed;    /* BDAT chunk refused: the rest is discarded */
+	unsigned failed_code;
+	const char *failed_text;
+	uint64_t bdat_left;
+	bool bdat_last;
+	bool too_big;
+	struct smtp_data decoder;
+	struct pst_spool *spool; /* owned by the session, reused */
+	uint64_t header_len;     /* our Received: bytes in the spool */
+};
+
+struct smtpd_session {
+	struct worker *worker;
+	struct smtpd_session *prev, *next; /* worker->sessions */
+	struct bufferevent *bev;
+	struct pst_sockaddr peer;
+	char addr[PST_NET_ADDRSTRLEN];
+	char session_id[17];
+	enum smtpd_state state;
+	bool esmtp;
+	bool helo_seen;
+	bool tls;
+	bool skipping_line; /* discarding the rest of an over-long line */
+	bool draining;      /* server shutting down: close after this txn */
+	bool gone;          /* client went away while the relay works */
+	unsigned errors;
+	char helo[SMTPD_HELO_MAX + 1];
+	char tls_info[128];
+	struct smtpd_txn txn;
+	bool has_txn;
+	struct pst_buf line;    /* reply being built */
+	struct pst_buf content; /* decoded DATA bytes on their way to spool */
+	struct pst_spool *spool;
+	unsigned verb_count[SMTP_VERB__COUNT];
+	unsigned verb_ok[SMTP_VERB__COUNT];
+};
+
+static inline const struct postern_settings *
+smtpd_settings(const struct smtpd_session *s)
+{
+	return s->worker->server->settings;
+}
+
+/* smtpd.c */
+void smtpd_reply(struct smtpd_session *s, unsigned code, const char *enhanced,
+		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void smtpd_close_after_reply(struct smtpd_session *s);
+void smtpd_set_timeout(struct smtpd_session *s, uint64_t ms);
+void smtpd_process_input(struct smtpd_session *s);
+int smtpd_starttls(struct smtpd_session *s);
+void smtpd_txn_end(struct smtpd_session *s);
+
+/* smtpd_cmd.c */
+void smtpd_cmd_dispatch(struct smtpd_session *s, const char *line, size_t len);
+
+/* smtpd_data.c */
+int smtpd_data_begin(struct smtpd_session *s, bool bdat);
+void smtpd_data_read(struct smtpd_session *s);
+void smtpd_bdat_chunk(struct smtpd_session *s, uint64_t size, bool last);
+
+#endif

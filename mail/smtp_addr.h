@@ -50,19 +50,20 @@ struct smtp_addr {
  * "<postmaster>", "<@a,@b:local@domain>".  On success returns 0 and sets
  * *consumed_r to the bytes used (ESMTP parameters may follow).  On error
  * returns -1 and sets *error_r to a static text that begins with the
- * enhanced status code ("5.1.3 ..." bad address syntax, "5.1.7 ..." bad
- * sender, "5.6.7 ..." UTF-8 without SMTPUTF8).
+ * enhanced status code ("5.1.3 ..." bad address syntax, "5.6.7 ..."
+ * UTF-8 without SMTPUTF8); smtp_cmd turns 5.1.3 into 5.1.7 (bad sender)
+ * for MAIL.
  */
 int smtp_addr_parse(const char *s, size_t len, unsigned opts,
 		    struct smtp_addr *addr_r, size_t *consumed_r,
 		    const char **error_r);
 
-/* Is domain (without brackets) a syntactically valid domain name or
- * address literal?  Exposed for HELO/EHLO argument checks. */
+/* Is domain (without angle brackets) a syntactically valid domain name or
+ * "[...]" address literal?  Exposed for HELO/EHLO argument checks. */
 bool smtp_addr_domain_valid(struct pst_str domain, bool allow_utf8);
 
-/* Write "local@domain" (or "" for the null path, "postmaster" alone) into
- * out.  Returns 0 or -1 (buffer limit). */
+/* Append "local@domain" (or "" for the null path, "postmaster" alone) to
+ * out.  Returns 0 or -1 (buffer limit; out is then unchanged). */
 int smtp_addr_format(const struct smtp_addr *addr, struct pst_buf *out);
 
 #endif

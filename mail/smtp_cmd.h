@@ -94,9 +94,10 @@ struct smtp_cmd {
  * offers; for MAIL the SMTPUTF8 parameter, once seen, allows UTF-8 in the
  * path.  For RCPT pass smtputf8 = whether the transaction's MAIL had it.
  * Returns 0, or the reply code (500 unknown verb or bad line, 501 syntax
- * in arguments, 504 unsupported parameter value, 555 unknown parameter,
- * 552 SIZE over limit is NOT decided here) with *error_r a static text
- * starting with the enhanced code.  An unknown verb still fills verb_text.
+ * in arguments, 504 unsupported parameter value, 553 non-ASCII address
+ * without SMTPUTF8, 555 unknown parameter, 552 SIZE over limit is NOT
+ * decided here) with *error_r a static text starting with the enhanced
+ * code.  An unknown verb still fills verb_text.
  */
 int smtp_cmd_parse(const char *line, size_t len, unsigned ext,
 		   bool smtputf8, struct smtp_cmd *cmd_r, const char **error_r);

@@ -39,7 +39,8 @@ enum smtp_data_flag {
 
 struct smtp_data {
 	enum smtp_data_mode mode;
-	size_t max_line;   /* octets per line with CRLF (1000 by RFC 5321) */
+	size_t max_line;   /* octets per line with CRLF (1000 by RFC 5321);
+			    * 0: no limit */
 	unsigned defects;  /* enum smtp_data_flag */
 	uint64_t out_len;  /* decoded bytes produced so far */
 	/* private state */
@@ -60,7 +61,9 @@ void smtp_data_init(struct smtp_data *d, enum smtp_data_mode mode,
  * Returns the number of input bytes consumed: in DOT mode it stops right
  * after the terminating ".\r\n" and sets *done_r; everything after that is
  * the client's next command.  In RAW mode it consumes everything.
- * Returns (size_t)-1 if out refused to grow (its limit).
+ * Returns (size_t)-1 if out refused to grow (its limit); decoder and out
+ * are then as before the call, so the same bytes may be fed again with
+ * out == NULL to skip the rest of the message up to its end.
  */
 size_t smtp_data_feed(struct smtp_data *d, const char *in, size_t len,
 		      struct pst_buf *out, bool *done_r);

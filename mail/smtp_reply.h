@@ -1,7 +1,8 @@
 /*
  * smtp_reply.h - SMTP replies: formatting what we send (RFC 5321 section
  * 4.2, RFC 3463 enhanced codes on every line) and parsing what an upstream
- * sends.  No allocation besides the caller's buffer; thread-safe.
+ * sends.  No allocation besides the caller's buffer (but see appendf);
+ * thread-safe.
  */
 #ifndef MAIL_SMTP_REPLY_H
 #define MAIL_SMTP_REPLY_H
@@ -21,8 +22,10 @@
  * "250 ..."); control characters and bytes >= 0x80 in text are replaced
  * by '?' so nothing a client sent can break the reply; lines that would
  * pass SMTP_REPLY_MAX_LINE are cut.  An enhanced code whose class does not
- * match the code's first digit is replaced by "X.0.0" of the right class.
- * Returns 0 or -1 (out's limit).
+ * match the code's first digit is replaced by "X.0.0" of the right class
+ * (a 3xx reply carries none).  Returns 0, or -1 with out unchanged (out's
+ * limit, or code not in 200..599).  appendf formats texts over 2 KB in a
+ * temporary heap buffer.
  */
 int smtp_reply_append(struct pst_buf *out, unsigned code,
 		      const char *enhanced, const char *text);

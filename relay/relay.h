@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "buf.h"
 #include "conf.h"
@@ -28,9 +29,30 @@ struct pst_workq;
 
 struct relay_route; /* opaque */
 
+/* One upstream of a route, as checked at load time. */
+enum relay_upstream_kind {
+	RELAY_UPSTREAM_MAILDIR, /* "maildir:PATH" */
+};
+
+struct relay_upstream_conf {
+	enum relay_upstream_kind kind;
+	const char *spec; /* as written, for messages */
+	const char *path; /* MAILDIR: absolute directory */
+};
+
+struct relay_route_conf {
+	const char *name; /* "default", "example.org" or ".example.org",
+			   * lower case, no trailing dot */
+	struct relay_upstream_conf *upstreams; /* tried in order */
+	size_t nupstreams;
+	const char *file; /* where it was defined, for messages */
+	unsigned line;
+};
+
 struct relay_conf {
-	struct relay_route_conf *routes; /* list, in config order */
+	struct relay_route_conf *routes; /* array, in config order */
 	size_t nroutes;
+	size_t routes_cap; /* allocated entries (relay_conf_route grows it) */
 };
 
 struct relay_rcpt {
@@ -69,10 +91,18 @@ pst_conf_block_fn relay_conf_route;
 struct relay;
 
 /* Build the relay from the bound configuration (arena: the config's).
- * Checks targets (maildir directories are created if missing).  NULL and
- * *error_r on failure. */
+ * Checks targets (maildir paths must be absolute) but creates nothing:
+ * see relay_prepare().  NULL and *error_r on failure. */
 struct relay *relay_new(struct pst_arena *arena, const struct relay_conf *conf,
 			struct pst_workq *workq, const char **error_r);
+
+/* Create missing maildir directories (PATH and PATH/tmp, new, cur) and
+ * chown those it creates to uid:gid ((uid_t)-1 / (gid_t)-1: keep).
+ * posternd calls it as root, before dropping privileges, so the
+ * unprivileged process can deliver.  0, or -1 with *error_r (on the
+ * relay's arena). */
+int relay_prepare(struct relay *relay, uid_t uid, gid_t gid,
+		  const char **error_r);
 
 /* The route a recipient domain takes, or NULL when no route (not even
  * default) matches.  Routes are compared by identity: recipients of one

@@ -83,16 +83,27 @@ pst_arena_free(struct pst_arena **arena_p)
 void
 pst_arena_reset(struct pst_arena *arena)
 {
-	struct arena_block *b;
+	struct arena_block *b, *keep = NULL;
 
 	arena_run_cleanups(arena);
-	/* Keep only the oldest block (the first one allocated). */
-	while ((b = arena->blocks) != NULL && b->next != NULL) {
+	/* Keep one block of the default size, the oldest, for reuse.  Not
+	 * simply the list's tail: a big block allocated while the first was
+	 * the only one sits behind it, and keeping that would pin the
+	 * biggest allocation a transaction ever made for the arena's life. */
+	while ((b = arena->blocks) != NULL) {
 		arena->blocks = b->next;
-		free(b);
+		if (b->size == arena->block_size) {
+			free(keep);
+			keep = b;
+		} else {
+			free(b);
+		}
 	}
-	if (b != NULL)
-		b->used = 0;
+	if (keep != NULL) {
+		keep->next = NULL;
+		keep->used = 0;
+		arena->blocks = keep;
+	}
 }
 
 static struct arena_block *

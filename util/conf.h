@@ -8,12 +8,12 @@
  * it keeps no line numbers on objects, which every error here must name.
  *
  * Syntax (the subset of UCL/nginx style that postern documents):
- *   # comment   // comment   /+ comment +/  (C-style block comments)
+ *   # comment   // comment   and C-style block comments
  *   key = value;   key value;   key: value;    (';' or ',' or newline ends)
  *   block { ... }  block "label" { ... }  block label { ... }
  *   list = [ "a", "b", c ];
- *   strings: "double" (with \" \\ \n \t \uXXXX escapes), 'single' (raw),
- *   or bare words (letters, digits, and . _ - / : @ * + [ ] %).
+ *   strings: "double" (with \" \\ \n \t \r \uXXXX escapes), 'single' (raw),
+ *   or bare words (letters, digits, UTF-8, and . _ - / : @ * + [ ] % ~).
  *   .include "path/or/glob*.conf";   (relative to the including file)
  * Numbers, sizes (10k 10M 1G, powers of 1024) and durations (500ms 30s
  * 5min 2h 1d; a bare number is seconds) are scalars interpreted by the
@@ -56,7 +56,8 @@ struct pst_conf_node {
 int pst_conf_parse_file(struct pst_arena *arena, const char *path,
 			struct pst_conf_node **root_r, const char **error_r);
 /* The same for text in memory; name is used in messages and to resolve
- * relative includes. */
+ * relative includes.  name NULL: messages say "<string>" and .include is
+ * an error, so untrusted text can never make the parser open a file. */
 int pst_conf_parse_string(struct pst_arena *arena, const char *name,
 			  const char *text, size_t len,
 			  struct pst_conf_node **root_r, const char **error_r);

@@ -1,0 +1,78 @@
+/*
+ * settings.h - posternd's configuration: the typed structs, their
+ * defaults, and loading them from the config file.
+ *
+ * One struct postern_settings per load; it owns an arena that holds
+ * everything in it.  Loaded on the main thread; read-only afterwards, so
+ * any thread may read it.
+ */
+#ifndef GATEWAY_SETTINGS_H
+#define GATEWAY_SETTINGS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "conf.h"
+#include "net.h"
+#include "relay.h"
+
+enum smtpd_vrfy { SMTPD_VRFY_252, SMTPD_VRFY_502 };
+enum smtpd_bare_lf { SMTPD_BARE_LF_NORMALIZE, SMTPD_BARE_LF_REJECT };
+
+struct smtpd_settings {
+	struct pst_conf_strings listen;
+	struct pst_sockaddr *listen_addrs;
+	size_t nlisten;
+
+	const char *tls_cert;
+	const char *tls_key;
+	SSL_CTX *tls_ctx; /* NULL: no STARTTLS */
+
+	uint64_t max_message_size;
+	uint64_t max_recipients;
+	uint64_t max_command_line;
+	uint64_t max_text_line;
+	uint64_t max_errors;
+	uint64_t max_connections;
+	uint64_t max_connections_per_ip;
+	uint64_t spool_memory;
+
+	struct pst_conf_strings relay_domains;
+	struct pst_conf_strings trusted_networks;
+	struct pst_cidr *trusted;
+	size_t ntrusted;
+
+	int vrfy;    /* enum smtpd_vrfy */
+	int bare_lf; /* enum smtpd_bare_lf */
+
+	/* milliseconds */
+	uint64_t command_timeout;
+	uint64_t data_timeout;
+	uint64_t tls_timeout;
+	uint64_t shutdown_timeout;
+};
+
+struct postern_settings {
+	struct pst_arena *arena;
+	const char *path;
+	const char *hostname;
+	const char *user;
+	uint64_t threads; /* 0: one per core */
+	const char *spool_dir;
+	struct smtpd_settings smtp;
+	struct relay_conf relay;
+};
+
+/* Load and check path.  0, or -1 with *error_r = "FILE:LINE: text" (valid
+ * until the next call; loading happens on the main thread only). */
+int settings_load(const char *path, struct postern_settings **settings_r,
+		  const char **error_r);
+void settings_free(struct postern_settings **settings_p);
+
+/* Is domain (ASCII, no trailing dot) one we accept mail for? */
+bool settings_relay_domain(const struct smtpd_settings *smtp,
+			   struct pst_str domain);
+
+#endif

@@ -1,0 +1,112 @@
+#!/bin/bash
+# Build postern and run the whole test suite: unit and integration tests
+# on a normal -Werror build, the same again built with ASan+UBSan, and
+# every fuzz target for a bounded time.  Run as root (the integration
+# tests start real peers inside a private network namespace).
+#
+#   tests/run-all.sh            everything
+#   FUZZ_SECONDS=60 tests/run-all.sh
+#
+# The last line is "N passed, N failed"; the exit status is 0 only if
+# nothing failed.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+jobs=$(nproc)
+passed=0
+failed=0
+failures=()
+
+note() { printf '\n==== %s\n' "$*"; }
+
+# count LABEL LOG: add the "N passed, N failed" of a sub-suite.
+count() {
+	local label=$1 p=$2 f=$3
+	passed=$((passed + p))
+	failed=$((failed + f))
+	[ "$f" -gt 0 ] && failures+=("$label: $f failed")
+	printf '%s: %d passed, %d failed\n' "$label" "$p" "$f"
+}
+
+build() {
+	local dir=$1
+	shift
+	note "build $dir ($*)"
+	mkdir -p "$dir"
+	(cd "$dir" && "$top/configure" -q --enable-werror "$@" &&
+		make -j"$jobs" >make.log 2>&1) || {
+		tail -n 40 "$dir/make.log" 2>/dev/null
+		count "build $dir" 0 1
+		return 1
+	}
+}
+
+unit() {
+	local dir=$1 log p f
+	note "unit tests ($dir)"
+	make -C "$dir" -j"$jobs" check >"$dir/check.log" 2>&1
+	log="$dir/test-suite.log"
+	p=$(awk '/^# PASS:/ {print $3}' "$log" 2>/dev/null)
+	f=$(awk '/^# (FAIL|ERROR|XPASS):/ {s += $3} END {print s + 0}' "$log" 2>/dev/null)
+	[ -n "$p" ] || { p=0; f=$((f + 1)); tail -n 30 "$dir/check.log"; }
+	[ "$f" -gt 0 ] && grep -E '^(FAIL|ERROR)' "$dir/check.log"
+	count "unit ($dir)" "$p" "$f"
+}
+
+integration() {
+	local dir=$1 out line p f
+	note "integration tests ($dir)"
+	out="$dir/integration.log"
+	make -C "$dir" check-integration 2>&1 | tee "$out" | grep -E '^(FAIL|ERROR|PASS|ok|not ok)' | tail -n 200
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
+	if [ -z "$line" ]; then
+		tail -n 30 "$out"
+		count "integration ($dir)" 0 1
+		return
+	fi
+	p=${line%% passed*}
+	f=${line#*, }
+	f=${f%% failed*}
+	count "integration ($dir)" "$p" "$f"
+}
+
+fuzz() {
+	local dir=$1 out line p f
+	note "fuzzing ($dir, ${FUZZ_SECONDS:-20}s per target)"
+	out="$dir/fuzz.log"
+	make -C "$dir" fuzz-run FUZZ_SECONDS="${FUZZ_SECONDS:-20}" >"$out" 2>&1
+	grep -E '^(PASS|FAIL)' "$out"
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
+	if [ -z "$line" ]; then
+		tail -n 30 "$out"
+		count "fuzz" 0 1
+		return
+	fi
+	p=${line%% passed*}
+	f=${line#*, }
+	f=${f%% failed*}
+	count "fuzz" "$p" "$f"
+}
+
+"$top/contrib/install-deps.sh" || { echo "0 passed, 1 failed"; exit 1; }
+note "autoreconf"
+autoreconf -fi >/dev/null 2>&1 || { echo "autoreconf failed"; echo "0 passed, 1 failed"; exit 1; }
+
+if build build; then
+	unit build
+	integration build
+fi
+if build build-san --enable-sanitizers; then
+	unit build-san
+	integration build-san
+fi
+if build build-fuzz CC=clang --enable-fuzzing; then
+	fuzz build-fuzz
+fi
+
+note "summary"
+for f in "${failures[@]+"${failures[@]}"}"; do
+	echo "  $f"
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
