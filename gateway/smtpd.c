@@ -329,14 +329,43 @@ smtpd_read_cb(struct bufferevent *bev, void *arg)
 	smtpd_process_input(arg);
 }
 
+/* Under TLS the last reply has only reached the socket bufferevent below
+ * the TLS filter: wait for that one to drain before closing. */
+static void
+smtpd_lower_write_cb(struct bufferevent *lower, void *arg)
+{
+	if (evbuffer_get_length(bufferevent_get_output(lower)) == 0)
+		smtpd_session_close(arg);
+}
+
+static void
+smtpd_lower_event_cb(struct bufferevent *lower, short what, void *arg)
+{
+	(void)lower;
+	(void)what;
+	smtpd_session_close(arg);
+}
+
 static void
 smtpd_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct smtpd_session *s = arg;
+	struct bufferevent *lower;
 
-	if (s->state == SMTPD_CLOSING &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		smtpd_session_close(s);
+	if (s->state != SMTPD_CLOSING ||
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		return;
+	lower = s->tls ? bufferevent_get_underlying(bev) : NULL;
+	if (lower != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(lower)) > 0) {
+		/* The TLS layer has nothing more to say; take over the
+		 * socket's callbacks just to see the bytes leave. */
+		bufferevent_setcb(lower, NULL, smtpd_lower_write_cb,
+				  smtpd_lower_event_cb, s);
+		bufferevent_enable(lower, EV_WRITE);
+		return;
+	}
+	smtpd_session_close(s);
 }
 
 static void

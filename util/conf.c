@@ -41,6 +41,9 @@
  * cannot make one reload read gigabytes. */
 #define CONF_MAX_FILES 256
 #define CONF_MAX_TOTAL_SIZE (4 * (size_t)PST_CONF_MAX_FILE_SIZE)
+/* A node costs some 80 bytes for as little as two bytes of input ("a,"
+ * in a list): a bound on nodes bounds that amplification. */
+#define CONF_MAX_NODES (1u << 20)
 /* How much of an admin's text an error message quotes. */
 #define CONF_SHOW_MAX 64
 /* Keys longer than this get no "did you mean" suggestion. */
@@ -131,6 +134,9 @@ enum conf_tok {
 	T_COMMA,
 };
 
+/* The punctuation tokens, in the order of enum conf_tok from T_LBRACE. */
+static const char conf_punct[] = "{}[]=:;,";
+
 struct conf_token {
 	enum conf_tok type;
 	const char *text; /* WORD, STRING: NUL-terminated copy on the arena */
@@ -145,6 +151,7 @@ struct conf_parser {
 	bool includes_allowed;
 	unsigned include_depth;
 	unsigned files;
+	unsigned nodes;
 	size_t total_size;
 };
 
@@ -437,6 +444,7 @@ lex_next(struct conf_lexer *lx, struct conf_token *t)
 {
 	bool nl = false;
 	unsigned char c;
+	const char *punct;
 
 	if (lx->have_peek) {
 		*t = lx->peek;
@@ -453,43 +461,20 @@ lex_next(struct conf_lexer *lx, struct conf_token *t)
 		return 0;
 	}
 	c = (unsigned char)*lx->pos;
-	switch (c) {
-	case '{':
-		t->type = T_LBRACE;
-		break;
-	case '}':
-		t->type = T_RBRACE;
-		break;
-	case '[':
-		t->type = T_LBRACKET;
-		break;
-	case ']':
-		t->type = T_RBRACKET;
-		break;
-	case '=':
-		t->type = T_EQUALS;
-		break;
-	case ';':
-		t->type = T_SEMI;
-		break;
-	case ',':
-		t->type = T_COMMA;
-		break;
-	case ':':
-		if (lx->pos + 1 < lx->end &&
-		    conf_is_word_byte((unsigned char)lx->pos[1]))
-			return lex_word(lx, t);
-		t->type = T_COLON;
-		break;
-	case '"':
-	case '\'':
+	punct = c != '\0' ? strchr(conf_punct, c) : NULL;
+	if (c == ':' && lx->pos + 1 < lx->end &&
+	    conf_is_word_byte((unsigned char)lx->pos[1]))
+		punct = NULL; /* "::1" is a word, "key: value" a separator */
+	if (punct != NULL) {
+		t->type = (enum conf_tok)(T_LBRACE + (punct - conf_punct));
+	} else if (c == '"' || c == '\'') {
 		return lex_string(lx, t);
-	default:
-		if (conf_is_word_byte(c))
-			return lex_word(lx, t);
-		if (c > 0x20 && c < 0x7f)
-			return conf_fail(lx->p, lx->file, lx->line,
-					 "unexpected character '%c'", c);
+	} else if (conf_is_word_byte(c)) {
+		return lex_word(lx, t);
+	} else if (c > 0x20 && c < 0x7f) {
+		return conf_fail(lx->p, lx->file, lx->line,
+				 "unexpected character '%c'", c);
+	} else {
 		return conf_fail(lx->p, lx->file, lx->line,
 				 "unexpected control character 0x%02x", c);
 	}
@@ -513,8 +498,16 @@ static struct pst_conf_node *
 conf_node_new(struct conf_lexer *lx, enum pst_conf_kind kind, const char *key,
 	      unsigned line)
 {
-	struct pst_conf_node *n = pst_arena_zalloc(lx->p->arena, sizeof(*n));
+	struct pst_conf_node *n;
 
+	if (lx->p->nodes >= CONF_MAX_NODES) {
+		conf_fail(lx->p, lx->file, line,
+			  "too many entries (more than %u in all files)",
+			  CONF_MAX_NODES);
+		return NULL;
+	}
+	lx->p->nodes++;
+	n = pst_arena_zalloc(lx->p->arena, sizeof(*n));
 	if (n == NULL) {
 		conf_fail(lx->p, NULL, 0, "%s", conf_oom);
 		return NULL;
@@ -1238,31 +1231,30 @@ static const char *
 conf_show_limit(struct pst_arena *arena, enum pst_conf_type type, uint64_t v)
 {
 	static const struct {
+		enum pst_conf_type type;
 		uint64_t unit;
 		const char *suffix;
-	} sizes[] = {{1u << 30, "G"}, {1u << 20, "M"}, {1u << 10, "k"}},
-	  times[] = {{86400000, "d"},
-		     {3600000, "h"},
-		     {60000, "min"},
-		     {1000, "s"},
-		     {1, "ms"}};
-	const char *s;
+	} units[] = {
+		{PST_CONF_T_SIZE, 1u << 30, "G"},
+		{PST_CONF_T_SIZE, 1u << 20, "M"},
+		{PST_CONF_T_SIZE, 1u << 10, "k"},
+		{PST_CONF_T_DURATION, 86400000, "d"},
+		{PST_CONF_T_DURATION, 3600000, "h"},
+		{PST_CONF_T_DURATION, 60000, "min"},
+		{PST_CONF_T_DURATION, 1000, "s"},
+		{PST_CONF_T_DURATION, 1, "ms"},
+	};
+	const char *s = NULL;
+	size_t i;
 
-	for (size_t i = 0; v != 0 && type == PST_CONF_T_SIZE && i < 3; i++)
-		if (v % sizes[i].unit == 0) {
-			s = pst_arena_printf(arena, "%" PRIu64 "%s",
-					     v / sizes[i].unit,
-					     sizes[i].suffix);
-			return s != NULL ? s : "?";
-		}
-	for (size_t i = 0; v != 0 && type == PST_CONF_T_DURATION && i < 5; i++)
-		if (v % times[i].unit == 0) {
-			s = pst_arena_printf(arena, "%" PRIu64 "%s",
-					     v / times[i].unit,
-					     times[i].suffix);
-			return s != NULL ? s : "?";
-		}
-	s = pst_arena_printf(arena, "%" PRIu64, v);
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (units[i].type == type && v != 0 && v % units[i].unit == 0)
+			break;
+	if (i < sizeof(units) / sizeof(units[0]))
+		s = pst_arena_printf(arena, "%" PRIu64 "%s", v / units[i].unit,
+				     units[i].suffix);
+	else
+		s = pst_arena_printf(arena, "%" PRIu64, v);
 	return s != NULL ? s : "?";
 }
 

@@ -50,6 +50,8 @@ IO_TIMEOUT = 10.0
 ARTIFACTS = []
 # Child processes still running, killed at exit whatever happens.
 _PROCS = []
+# Postfix instances still running (they daemonise: stopped by command).
+_POSTFIXES = []
 _USED_PORTS = set()
 _SUITE_DIR = None
 
@@ -162,6 +164,11 @@ def _track(proc):
 
 def kill_leftovers():
     """atexit/finally: end every child we started that still runs."""
+    for pf in list(_POSTFIXES):
+        try:
+            pf.stop()
+        except Exception:
+            pass
     for p in _PROCS:
         if p.poll() is None:
             try:
@@ -780,6 +787,7 @@ postlog   unix-dgram n - n - 1 postlogd
                        (r.stdout + r.stderr).decode(errors="replace"),
                        self.log()))
         self.started = True
+        _POSTFIXES.append(self)
         wait_until(lambda: is_listening(self.smtpd_port), START_TIMEOUT,
                    what="postfix smtpd on port %d" % self.smtpd_port)
         return self
@@ -788,6 +796,7 @@ postlog   unix-dgram n - n - 1 postlogd
         if self.started:
             self.started = False
             self._postfix("stop")
+            _POSTFIXES.remove(self)
 
     def log(self):
         try:

@@ -132,6 +132,8 @@ def main(argv):
     import harness
     atexit.register(harness.kill_leftovers)
     signal.signal(signal.SIGALRM, _on_alarm)
+    # Killed from outside (CI timeout): still stop the daemons we started.
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
 
     loader = unittest.TestLoader()
     tests = list(_flatten(loader.discover(HERE, pattern="test_*.py",

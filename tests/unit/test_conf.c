@@ -398,6 +398,35 @@ test_long_string(void **state)
 }
 
 static void
+test_too_many_nodes(void **state)
+{
+	struct pst_arena *arena = pst_arena_new(64 * 1024);
+	struct pst_conf_node *root = NULL;
+	const char *err = NULL;
+	size_t items = 1u << 20; /* with the list node: one too many */
+	size_t len = 5 + 2 * items + 1;
+	char *text = malloc(len + 1);
+
+	(void)state;
+	assert_non_null(text);
+	memcpy(text, "l = [", 5);
+	for (size_t i = 0; i < items; i++)
+		memcpy(text + 5 + 2 * i, "a,", 2);
+	memcpy(text + len - 1, "]", 2);
+	assert_int_equal(
+		pst_conf_parse_string(arena, "t.conf", text, len, &root, &err),
+		-1);
+	assert_string_equal(err, "t.conf:1: too many entries (more than "
+				 "1048576 in all files)");
+	text[len - 3] = ']'; /* one item fewer fits */
+	assert_int_equal(pst_conf_parse_string(arena, "t.conf", text, len - 2,
+					       &root, &err),
+			 0);
+	free(text);
+	pst_arena_free(&arena);
+}
+
+static void
 test_text_too_large(void **state)
 {
 	struct pst_arena *arena = pst_arena_new(0);
@@ -1036,7 +1065,7 @@ test_error_helper(void **state)
 	pst_arena_free(&arena);
 }
 
-#define SINGLE_TESTS 5
+#define SINGLE_TESTS 6
 
 int
 main(void)
@@ -1049,6 +1078,7 @@ main(void)
 		cmocka_unit_test(test_depth_limit_ok),
 		cmocka_unit_test(test_depth_limit_exceeded),
 		cmocka_unit_test(test_long_string),
+		cmocka_unit_test(test_too_many_nodes),
 		cmocka_unit_test(test_text_too_large),
 		cmocka_unit_test(test_error_helper),
 	};
