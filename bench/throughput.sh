@@ -12,6 +12,7 @@
 #                   (default 1)
 #   BENCH_ROUNDS    rounds per mode, alternating the servers; the best
 #                   round of each is reported (default 3)
+#   BENCH_THREADS   posternd's "threads" (default 2; smtp-sink has one)
 #   BENCH_LO_MTU    MTU of the namespace's loopback (default 1500)
 #   BENCH_KEEP      1 = keep the work dir (logs, config) afterwards
 #
@@ -40,6 +41,7 @@ SIZE=${BENCH_SIZE:-4096}
 CONC=${BENCH_CONC:-"1 50"}
 REUSE=${BENCH_REUSE:-1}
 ROUNDS=${BENCH_ROUNDS:-3}
+THREADS=${BENCH_THREADS:-2}
 SENDER=bench@postern.test
 RCPT=rcpt@example.org
 
@@ -141,7 +143,7 @@ if [ -x "$POSTERND" ]; then
 	cat >"$T/postern.conf" <<EOF
 hostname = "mx.bench.invalid";
 user = "nobody";
-threads = 2;
+threads = $THREADS;
 spool_dir = "$T/fs/spool";
 smtp {
   listen = ["127.0.0.1:$P_PORT"];
@@ -271,7 +273,10 @@ for mode in "${MODES[@]}"; do
 	done
 	ratio="-"
 	cpu_ratio="-"
-	if [ "$HAVE_POSTERND" = 1 ]; then
+	if [ "$HAVE_POSTERND" = 0 ]; then
+		pd="-"
+		pd_cpu="-"
+	else
 		ratio=$(awk -v a="$pd" -v b="$sink" 'BEGIN { printf "%.2f", a / b }')
 		cpu_ratio=$(awk -v a="$pd_cpu" -v b="$sink_cpu" \
 			'BEGIN { if (b > 0) printf "%.1f", a / b; else print "-" }')

@@ -350,7 +350,7 @@ smtpd_cmd_dispatch(struct smtpd_session *s, const char *line, size_t len)
 {
 	const struct smtpd_settings *smtp = &smtpd_settings(s)->smtp;
 	struct smtp_cmd cmd;
-	const char *error;
+	const char *error = NULL;
 	unsigned errors = s->errors;
 	int code;
 

@@ -75,7 +75,7 @@ smtpd_data_begin(struct smtpd_session *s, bool bdat)
 {
 	const struct postern_settings *st = smtpd_settings(s);
 	struct smtpd_txn *t = &s->txn;
-	const char *error;
+	const char *error = NULL;
 
 	if (s->spool == NULL) {
 		s->spool = pst_spool_new(st->smtp.spool_memory, st->spool_dir);
@@ -119,7 +119,7 @@ smtpd_content_refused(const struct smtpd_session *s)
 static int
 smtpd_content_flush(struct smtpd_session *s)
 {
-	const char *error;
+	const char *error = NULL;
 
 	if (s->content.len == 0)
 		return 0;
@@ -195,7 +195,7 @@ smtpd_message_end(struct smtpd_session *s)
 {
 	struct smtpd_txn *t = &s->txn;
 	struct relay_msg msg;
-	const char *error;
+	const char *error = NULL;
 
 	s->state = SMTPD_CMD;
 	smtpd_set_timeout(s, smtpd_settings(s)->smtp.command_timeout);
@@ -310,9 +310,11 @@ smtpd_bdat_chunk(struct smtpd_session *s, uint64_t size, bool last)
 	t->bdat_left = size;
 	t->bdat_last = last;
 	if (!t->failed) {
-		const char *why = !s->has_txn     ? "5.5.1 Error: need MAIL command"
-				  : t->nrcpt == 0 ? "5.5.1 Error: need RCPT command"
-						  : NULL;
+		const char *why =
+			!s->esmtp       ? "5.5.1 Error: BDAT needs EHLO (CHUNKING)"
+			: !s->has_txn   ? "5.5.1 Error: need MAIL command"
+			: t->nrcpt == 0 ? "5.5.1 Error: need RCPT command"
+					: NULL;
 
 		if (why != NULL) {
 			t->failed = true;

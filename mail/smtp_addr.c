@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "smtp_addr.h"
+#include "utf8.h"
 
 /* "IPv6:" plus the longest textual IPv6 address (with an IPv4 tail). */
 #define LITERAL_MAX_CONTENT (5 + 45)
@@ -74,44 +75,6 @@ is_atext(unsigned char c)
 	return c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
 }
 
-/*
- * Length of the well-formed UTF-8 sequence at s[0..avail) (RFC 3629
- * section 4), or 0: overlong forms, surrogates and code points above
- * U+10FFFF are all refused, as is a sequence cut short by avail.
- */
-static size_t
-utf8_seq_len(const unsigned char *s, size_t avail)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (n > avail)
-		return 0;
-	/* Only the second byte has a narrower range than 80..BF. */
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 static int
 fail(struct cursor *c, const char *error)
 {
@@ -140,7 +103,7 @@ fail_at(struct cursor *c, const char *error)
 static int
 take_utf8(struct cursor *c)
 {
-	size_t n = utf8_seq_len(c->s + c->pos, c->end - c->pos);
+	size_t n = pst_utf8_seq_len(c->s + c->pos, c->end - c->pos);
 
 	if (n == 0)
 		return fail(c, E_BAD_UTF8);

@@ -13,8 +13,11 @@
 
 #include "buf.h"
 
-/* RFC 5321 section 4.5.3.1 */
-#define SMTP_ADDR_MAX_LOCAL 64
+/* RFC 5321 section 4.5.3.1.  Its 64-octet local-part limit is not
+ * enforced on receipt: SRS and VERP senders pass it in real traffic, and
+ * 4.5.3.1 asks for no limits where possible.  The path limit (256 with
+ * the brackets) bounds the local part instead. */
+#define SMTP_ADDR_MAX_LOCAL 253
 #define SMTP_ADDR_MAX_DOMAIN 255
 #define SMTP_ADDR_MAX_PATH 256
 

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "smtp_cmd.h"
+#include "utf8.h"
 
 /* RFC 3461 sections 4.2 and 4.4: limits on the decoded values. */
 #define ENVID_MAX 100
@@ -124,39 +125,6 @@ str_skip(struct pst_str s, size_t n)
 	return (struct pst_str){s.p + n, s.len - n};
 }
 
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629), or 0. */
-static size_t
-utf8_seq_len(const unsigned char *s, size_t avail)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (n > avail)
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 /* Parse 1*20DIGIT into *v_r.  Returns 0, -1 for bad syntax, -2 when the
  * number does not fit in 64 bits. */
 static int
@@ -239,7 +207,7 @@ utf8_addr_valid(struct pst_str s, bool smtputf8, size_t *decoded_r)
 		unsigned char c = p[i];
 
 		if (c >= 0x80) {
-			size_t k = utf8_seq_len(p + i, s.len - i);
+			size_t k = pst_utf8_seq_len(p + i, s.len - i);
 
 			if (!smtputf8 || k == 0)
 				return false;
@@ -293,7 +261,7 @@ value_valid(struct pst_str v, bool utf8)
 		return false;
 	for (size_t i = 0; i < v.len;) {
 		if (p[i] >= 0x80) {
-			size_t k = utf8_seq_len(p + i, v.len - i);
+			size_t k = pst_utf8_seq_len(p + i, v.len - i);
 
 			if (!utf8 || k == 0)
 				return false;

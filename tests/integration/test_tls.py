@@ -3,6 +3,7 @@ after TLS, the session reset, commands pipelined behind STARTTLS thrown
 away (CVE-2011-0411), the handshake timeout, STARTTLS without tls{}.
 """
 
+import signal
 import socket
 import ssl
 import time
@@ -69,11 +70,10 @@ class StartTlsTest(PosterndTest):
 
     def test_session_reset_after_tls(self):
         c = self.raw(self.d)
-        c.hello()
-        self.assertReply(c.cmd("MAIL FROM:<sender@example.net>"), 250)
+        c.hello("before-tls.test")
         self.assertReply(c.cmd("STARTTLS"), 220, "2.0.0")
         c.starttls(self.ca.context())
-        # No EHLO yet after the handshake: state was reset.
+        # No EHLO yet after the handshake: the earlier one is forgotten.
         self.assertReply(c.cmd("MAIL FROM:<sender@example.net>"), 503,
                          "5.5.1")
         r = c.cmd("EHLO client.test")
@@ -83,6 +83,14 @@ class StartTlsTest(PosterndTest):
         self.assertReply(c.cmd("STARTTLS"), 503, "5.5.1")
         self.assertReply(c.cmd("MAIL FROM:<sender@example.net>"), 250,
                          "2.1.0")
+
+    def test_quit_under_tls(self):
+        s = self.smtp(self.d)
+        s.ehlo("client.test")
+        s.starttls(context=self.ca.context())
+        s.ehlo("client.test")
+        code, resp = s.quit()  # reads the 221 over TLS
+        self.assertEqual((code, resp.decode()[:5]), (221, "2.0.0"))
 
     def test_pipelined_commands_after_starttls_discarded(self):
         variants = [
@@ -112,7 +120,8 @@ class StartTlsTest(PosterndTest):
                                  250, "2.1.0")
                 self.assertReply(c.cmd("RCPT TO:<user@example.org>"), 250,
                                  "2.1.5")
-                self.assertReply(c.cmd("QUIT"), 221)
+                # (QUIT under TLS has its own test.)
+                self.assertReply(c.cmd("RSET"), 250, "2.0.0")
                 c.close()
         self.assertNothingDelivered(self.d)
 
@@ -143,6 +152,32 @@ class StartTlsConfigTest(PosterndTest):
         # Still serving.
         c2 = self.raw(d)
         c2.hello()
+
+    def test_command_timeout_under_tls(self):
+        d = self.posternd(tls=True, smtp={"command_timeout": Raw("2s")})
+        c = self.raw(d)
+        c.hello()
+        self.assertReply(c.cmd("STARTTLS"), 220, "2.0.0")
+        c.starttls(TestCA.get().context())
+        self.assertReply(c.cmd("EHLO client.test"), 250)
+        t0 = time.monotonic()
+        r = c.reply()  # the 421 must come through TLS, not be lost
+        elapsed = time.monotonic() - t0
+        self.assertReply(r, 421, "4.4.2")
+        self.assertTrue(1.5 <= elapsed <= 5, "421 after %.1fs" % elapsed)
+        self.assertClosed(c)
+
+    def test_sigterm_idle_tls_session(self):
+        d = self.posternd(tls=True)
+        c = self.raw(d)
+        c.hello()
+        self.assertReply(c.cmd("STARTTLS"), 220, "2.0.0")
+        c.starttls(TestCA.get().context())
+        self.assertReply(c.cmd("EHLO client.test"), 250)
+        d.signal(signal.SIGTERM)
+        self.assertReply(c.reply(), 421, "4.3.2")
+        self.assertClosed(c)
+        self.assertEqual(d.wait_exit(10), 0)
 
     def test_garbage_instead_of_handshake(self):
         d = self.posternd(tls=True)
