@@ -76,14 +76,27 @@ def wait_port(port, proc, timeout=10.0):
 
 
 def stop(proc, timeout=10.0):
-    if proc is None or proc.poll() is not None:
-        return
+    """SIGTERM, then SIGKILL after timeout. Returns the exit status, or
+    None if the process had to be killed."""
+    if proc is None:
+        return None
+    if proc.poll() is not None:
+        return proc.returncode
     proc.terminate()
     try:
-        proc.wait(timeout)
+        return proc.wait(timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+        return None
+
+
+def stop_posternd(name, proc):
+    """Stop posternd; it must exit 0 on SIGTERM (say so if it does not)."""
+    st = stop(proc)
+    if st != 0:
+        how = "ignored SIGTERM for 10 s" if st is None else f"exited {st}"
+        print(f"{name}: note: posternd {how} after SIGTERM", file=sys.stderr)
 
 
 class WorkDir:

@@ -98,7 +98,7 @@ def run_case(posternd, wd, fs, label, size):
             after = benchlib.proc_status(proc.pid)
     except (smtplib.SMTPException, OSError) as e:
         raise RuntimeError(f"{label} message: {e}") from None
-    benchlib.stop(proc)
+    benchlib.stop_posternd(NAME, proc)
     leftover = os.listdir(spool)
     err = verify(maildir, msg, mid)
     if err:

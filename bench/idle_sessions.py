@@ -118,7 +118,7 @@ def main():
                 f"  max_connections_per_ip = {count + 1000};\n")
             results["posternd"] = measure("posternd", pd, pport, count,
                                           settle)
-            benchlib.stop(pd)
+            benchlib.stop_posternd(NAME, pd)
         else:
             print(f"{NAME}: {posternd} not found: measuring smtp-sink only",
                   file=sys.stderr)

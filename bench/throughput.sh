@@ -295,6 +295,20 @@ if [ "$HAVE_POSTERND" = 1 ]; then
 	[ "$left" = 0 ] || echo "posternd left $left files in maildir tmp/" >&2
 	kill -0 "$P_PID" 2>/dev/null || fail "posternd died during the run"
 	[ "$LOST" = 0 ] || fail "posternd lost mail"
+	# posternd must exit 0 on SIGTERM (a note, not a failure).
+	kill "$P_PID"
+	for _ in $(seq 100); do
+		kill -0 "$P_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$P_PID" 2>/dev/null; then
+		echo "throughput.sh: note: posternd still running 10 s after SIGTERM" >&2
+	else
+		wait "$P_PID"
+		st=$?
+		[ "$st" = 0 ] ||
+			echo "throughput.sh: note: posternd exited $st after SIGTERM" >&2
+	fi
 	echo "posternd delivered every message: $TOTAL files in the maildir (plus 200 warm-up)"
 	echo "SUMMARY throughput: ratio posternd/smtp-sink (msgs/s):${SUMMARY%,}; $N msgs of $SIZE B, best of $ROUNDS"
 else
