@@ -290,7 +290,7 @@ smtpd_bdat_done(struct smtpd_session *s)
 	}
 	if (!t->bdat_last) {
 		smtpd_reply(s, 250, "2.0.0", "Ok: %llu octets",
-			    (unsigned long long)t->decoder.out_len);
+			    (unsigned long long)t->bdat_size);
 		return;
 	}
 	if (smtp_data_finish(&t->decoder, &s->content) < 0) {
@@ -307,6 +307,7 @@ smtpd_bdat_chunk(struct smtpd_session *s, uint64_t size, bool last)
 
 	/* Whatever the verdict, the chunk's bytes must be read: they are
 	 * message content, never commands. */
+	t->bdat_size = size;
 	t->bdat_left = size;
 	t->bdat_last = last;
 	if (!t->failed) {

@@ -48,6 +48,7 @@ struct smtpd_txn {
 	bool failed;    /* BDAT chunk refused: the rest is discarded */
 	unsigned failed_code;
 	const char *failed_text;
+	uint64_t bdat_size; /* of the current chunk, as the client said */
 	uint64_t bdat_left;
 	bool bdat_last;
 	bool too_big;

@@ -22,8 +22,6 @@ Not thread-safe: one test at a time.
 """
 
 import email.utils
-import errno
-import grp
 import os
 import pwd
 import re
@@ -91,7 +89,8 @@ def sub_dir(parent, name, owner=None, mode=0o755):
 
 
 def have_program(name):
-    return shutil.which(name) is not None or os.path.exists("/usr/sbin/" + name)
+    return (shutil.which(name) is not None
+            or os.path.exists("/usr/sbin/" + name))
 
 
 def program(name):
