@@ -148,17 +148,70 @@ wait_for_shutdown(void)
 	}
 }
 
+/* Bind, drop privileges, run the loops until SIGTERM; 0 or 1. */
+static int
+serve(const struct postern_settings *st)
+{
+	struct server server;
+	const char *error = NULL;
+	sigset_t set;
+	uid_t uid;
+	gid_t gid;
+	int rc = 1;
+
+	/* Signals are taken by sigwait() on this thread only. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	evthread_use_pthreads();
+
+	memset(&server, 0, sizeof(server));
+	server.settings = st;
+	user_ids(st, &uid, &gid);
+	server.workq = pst_workq_new(RELAY_WORKERS);
+	server.limits = limits_new((unsigned)st->smtp.max_connections,
+				   (unsigned)st->smtp.max_connections_per_ip);
+	if (server.workq == NULL || server.limits == NULL) {
+		error = "out of memory";
+		goto out;
+	}
+	server.relay = relay_new(st->arena, &st->relay, server.workq, &error);
+	if (server.relay == NULL ||
+	    relay_prepare(server.relay, uid, gid, &error) < 0 ||
+	    server_bind(&server, &error) < 0 ||
+	    (geteuid() == 0 && drop_privileges(st->user, &error) < 0) ||
+	    server_start(&server, &error) < 0)
+		goto out;
+	if (uid == (uid_t)-1 && st->user != NULL)
+		pst_log(PST_LOG_NOTICE, "smtpd",
+			"not started as root: ignoring user '%s'", st->user);
+	log_started(&server);
+	wait_for_shutdown();
+	rc = 0;
+out:
+	if (rc != 0) {
+		fprintf(stderr, "posternd: %s\n", error);
+		pst_log(PST_LOG_ERR, "smtpd", "fatal: %s", error);
+	}
+	server_stop(&server);
+	pst_workq_free(&server.workq);
+	server_free(&server);
+	limits_free(&server.limits);
+	if (rc == 0)
+		pst_log(PST_LOG_INFO, "smtpd", "posternd stopped");
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *path = NULL, *error = NULL;
 	bool foreground = false, test_only = false;
 	struct postern_settings *st = NULL;
-	struct server server;
-	sigset_t set;
-	uid_t uid;
-	gid_t gid;
-	int opt;
+	int opt, rc;
 
 	while ((opt = getopt(argc, argv, "c:fth")) != -1) {
 		switch (opt) {
@@ -180,61 +233,18 @@ main(int argc, char **argv)
 	pst_log_init(foreground || test_only);
 
 	if (settings_load(path, &st, &error) < 0 ||
-	    check_user(st, &error) < 0) {
+	    check_user(st, &error) < 0 ||
+	    (test_only && relay_new(st->arena, &st->relay, NULL, &error) == NULL)) {
 		fprintf(stderr, "posternd: %s\n", error);
+		settings_free(&st);
 		return 1;
 	}
 	if (test_only) {
-		if (relay_new(st->arena, &st->relay, NULL, &error) == NULL) {
-			fprintf(stderr, "posternd: %s\n", error);
-			settings_free(&st);
-			return 1;
-		}
 		fprintf(stderr, "posternd: configuration %s is ok\n", path);
 		settings_free(&st);
 		return 0;
 	}
-
-	/* Signals are taken by sigwait() on this thread only. */
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	evthread_use_pthreads();
-
-	memset(&server, 0, sizeof(server));
-	server.settings = st;
-	user_ids(st, &uid, &gid);
-	server.workq = pst_workq_new(RELAY_WORKERS);
-	server.limits = limits_new((unsigned)st->smtp.max_connections,
-				   (unsigned)st->smtp.max_connections_per_ip);
-	if (server.workq == NULL || server.limits == NULL) {
-		fprintf(stderr, "posternd: out of memory\n");
-		return 1;
-	}
-	server.relay = relay_new(st->arena, &st->relay, server.workq, &error);
-	if (server.relay == NULL ||
-	    relay_prepare(server.relay, uid, gid, &error) < 0 ||
-	    server_bind(&server, &error) < 0 ||
-	    (geteuid() == 0 && drop_privileges(st->user, &error) < 0) ||
-	    server_start(&server, &error) < 0) {
-		fprintf(stderr, "posternd: %s\n", error);
-		pst_log(PST_LOG_ERR, "smtpd", "fatal: %s", error);
-		return 1;
-	}
-	if (uid == (uid_t)-1 && st->user != NULL)
-		pst_log(PST_LOG_NOTICE, "smtpd",
-			"not started as root: ignoring user '%s'", st->user);
-	log_started(&server);
-
-	wait_for_shutdown();
-	server_stop(&server);
-	pst_workq_free(&server.workq);
-	server_free(&server);
-	limits_free(&server.limits);
+	rc = serve(st);
 	settings_free(&st);
-	pst_log(PST_LOG_INFO, "smtpd", "posternd stopped");
-	return 0;
+	return rc;
 }

@@ -271,6 +271,7 @@ server_start(struct server *server, const char **error_r)
 			*error_r = "cannot start worker thread";
 			return -1;
 		}
+		server->nstarted++;
 	}
 	return 0;
 }
@@ -278,10 +279,11 @@ server_start(struct server *server, const char **error_r)
 void
 server_stop(struct server *server)
 {
-	for (unsigned i = 0; i < server->nworkers; i++)
+	for (unsigned i = 0; i < server->nstarted; i++)
 		event_active(server->workers[i].stop_event, EV_READ, 1);
-	for (unsigned i = 0; i < server->nworkers; i++)
+	for (unsigned i = 0; i < server->nstarted; i++)
 		pthread_join(server->workers[i].thread, NULL);
+	server->nstarted = 0;
 }
 
 void

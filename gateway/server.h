@@ -46,6 +46,7 @@ struct server {
 	struct limits *limits;
 	struct worker *workers;
 	unsigned nworkers;
+	unsigned nstarted; /* threads running */
 };
 
 /* Create the workers' event bases and bind every listening socket.

@@ -6,7 +6,9 @@
  * 3164 form and sent as datagrams straight to /dev/log.  The socket is
  * connected once and reconnected after an error; without a syslog daemon
  * lines are dropped silently (and retried at most once a second, so a
- * missing daemon costs no syscall per line).  A mutex guards the socket;
+ * missing daemon costs no syscall per line).  Sends never block: a busy
+ * daemon costs dropped lines, counted and reported in the next line that
+ * gets through, rather than a stalled event loop.  A mutex guards the socket;
  * the stderr copy is one write(2) per line, so lines from threads do not
  * interleave.  Thread-safe after pst_log_init().
  */
@@ -34,6 +36,7 @@
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static int log_fd = -1;
 static time_t log_last_try;
+static unsigned long log_dropped; /* lines lost to a busy daemon */
 static bool log_to_stderr;
 /* read without the lock by every line: atomic */
 static int log_level = PST_LOG_INFO;
@@ -49,8 +52,6 @@ static void
 log_connect(void)
 {
 	struct sockaddr_un sun;
-	/* A stuck syslog daemon must not stall the event loop for long. */
-	struct timeval tv = { 1, 0 };
 	int fd;
 
 	log_last_try = time(NULL);
@@ -60,7 +61,6 @@ log_connect(void)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, LOG_PATH, sizeof(LOG_PATH));
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		close(fd);
 		return;
@@ -68,28 +68,54 @@ log_connect(void)
 	log_fd = fd;
 }
 
-/* Called with log_lock held. */
-static void
-log_send(const char *line, size_t len)
+/* Called with log_lock held.  0, or -1 when the line was not sent. */
+static int
+log_send_one(const char *line, size_t len)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (log_fd < 0) {
 			/* Retry a missing daemon at most once a second,
 			 * but always right after losing a connection. */
 			if (attempt == 0 && time(NULL) == log_last_try)
-				return;
+				return -1;
 			log_connect();
 			if (log_fd < 0)
-				return;
+				return -1;
 		}
-		if (send(log_fd, line, len, MSG_NOSIGNAL) >= 0)
-			return;
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-			return; /* daemon busy: drop rather than stall */
+		if (send(log_fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
+			return 0;
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+			log_dropped++; /* daemon busy: drop rather than stall */
+			return -1;
+		}
 		/* The daemon restarted (ECONNREFUSED, ENOTCONN, ...). */
 		close(log_fd);
 		log_fd = -1;
 	}
+	return -1;
+}
+
+/* Called with log_lock held; head is "<PRI>stamp postern/comp[pid]: ". */
+static void
+log_send(const char *line, size_t len, size_t head)
+{
+	if (log_dropped > 0 && log_fd >= 0) {
+		char note[LOG_HEAD_MAX + 64];
+		int n = snprintf(note, sizeof(note),
+				 "%.*swarning: %lu log lines dropped: syslog "
+				 "daemon busy",
+				 (int)head, line, log_dropped);
+
+		if (n > 0 && (size_t)n < sizeof(note)) {
+			unsigned long dropped = log_dropped;
+
+			if (log_send_one(note, (size_t)n) == 0)
+				log_dropped -= dropped;
+			else
+				return;
+		}
+	}
+	(void)log_send_one(line, len);
 }
 
 void
@@ -165,7 +191,7 @@ pst_vlog(enum pst_log_level level, const char *component, const char *fmt,
 			line[i] = ' ';
 
 	pthread_mutex_lock(&log_lock);
-	log_send(line, len);
+	log_send(line, len, head);
 	pthread_mutex_unlock(&log_lock);
 
 	if (log_to_stderr) {
