@@ -33,15 +33,7 @@ static const unsigned char byte_class[256] = {
 	[0] = SMTP_DATA_F_NUL,
 	['\r'] = CLASS_STOP,
 	['\n'] = CLASS_STOP,
-#define HI8(n) [n] = SMTP_DATA_F_8BIT
-#define HI16(n) HI8(n), HI8(n + 1), HI8(n + 2), HI8(n + 3), HI8(n + 4), \
-		HI8(n + 5), HI8(n + 6), HI8(n + 7), HI8(n + 8), HI8(n + 9), \
-		HI8(n + 10), HI8(n + 11), HI8(n + 12), HI8(n + 13), \
-		HI8(n + 14), HI8(n + 15)
-	HI16(0x80), HI16(0x90), HI16(0xa0), HI16(0xb0),
-	HI16(0xc0), HI16(0xd0), HI16(0xe0), HI16(0xf0),
-#undef HI16
-#undef HI8
+	[0x80 ... 0xff] = SMTP_DATA_F_8BIT, /* GNU C range designator */
 };
 
 /* dot_state values (DOT mode) */
@@ -51,8 +43,7 @@ enum {
 };
 
 void
-smtp_data_init(struct smtp_data *d, enum smtp_data_mode mode,
-	       size_t max_line)
+smtp_data_init(struct smtp_data *d, enum smtp_data_mode mode, size_t max_line)
 {
 	memset(d, 0, sizeof(*d));
 	d->mode = mode;
@@ -124,7 +115,7 @@ is_end(const struct smtp_data *d)
 static size_t
 decode(struct smtp_data *d, const char *in, size_t len, struct pst_buf *out)
 {
-	static const char crlf[2] = { '\r', '\n' };
+	static const char crlf[2] = {'\r', '\n'};
 	size_t i = 0;
 	size_t span = 0; /* in[span..i) is still to be copied to out */
 

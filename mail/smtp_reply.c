@@ -179,8 +179,8 @@ smtp_reply_parse_line(const char *line, size_t len,
 	memset(reply_r, 0, sizeof(*reply_r));
 	if (line == NULL || len < 3)
 		return -1;
-	if (line[0] < '2' || line[0] > '5' || line[1] < '0' ||
-	    line[1] > '9' || line[2] < '0' || line[2] > '9')
+	if (line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9' ||
+	    line[2] < '0' || line[2] > '9')
 		return -1;
 	if (len > 3 && line[3] != ' ' && line[3] != '-')
 		return -1;
@@ -192,7 +192,7 @@ smtp_reply_parse_line(const char *line, size_t len,
 	text.p = line + (len > 3 ? 4 : 3);
 	text.len = len > 3 ? len - 4 : 0;
 	reply_r->text = text;
-	reply_r->enhanced = (struct pst_str){ text.p, 0 };
+	reply_r->enhanced = (struct pst_str){text.p, 0};
 
 	for (k = 0; k < text.len && k <= ENHANCED_MAX && text.p[k] != ' '; k++)
 		;

@@ -61,8 +61,20 @@ struct relay_rcpt {
 	unsigned notify;   /* enum smtp_notify bits */
 };
 
+/* Who sent the message, for XCLIENT/XFORWARD to upstreams that offer
+ * them (so the delivery server logs the real client). */
+struct relay_client {
+	const char *addr;  /* "192.0.2.7" or "2001:db8::7" */
+	unsigned port;
+	const char *name;  /* "unknown" until reverse DNS exists */
+	const char *helo;  /* "" when none */
+	const char *proto; /* "SMTP", "ESMTP" */
+	bool tls;
+};
+
 struct relay_msg {
 	const char *qid;
+	const struct relay_client *client;
 	const char *from; /* "" for the null sender */
 	const struct relay_rcpt *rcpts;
 	size_t nrcpt;
@@ -117,5 +129,26 @@ const char *relay_route_name(const struct relay_route *route);
 int relay_submit(struct relay *relay, struct event_base *base,
 		 const struct relay_route *route, const struct relay_msg *msg,
 		 relay_done_fn *done, void *arg);
+
+/* Most recipients one client transaction may have on this route; 0 for
+ * no limit of the route's own.  LMTP routes say 1: LMTP answers per
+ * recipient after DATA, but the client gets one reply for the message,
+ * so one recipient per transaction keeps that reply true for everyone
+ * (the client sends the others in new transactions after 452 4.5.3). */
+unsigned relay_route_max_rcpt(const struct relay_route *route);
+
+/* Does this route verify recipients with its upstream at RCPT time? */
+bool relay_route_verifies(const struct relay_route *route);
+
+/* Ask the route's upstream whether it takes rcpt (MAIL FROM:<msg->from>
+ * with msg's parameters, then RCPT, then RSET; answers are cached per
+ * recipient for the route's verify_cache time).  done(arg, reply) runs
+ * once on base's thread with the upstream's verdict: 250 2.1.5 accepted,
+ * its 4xx/5xx (text marked with the upstream's name), or 451 4.4.1 when
+ * no upstream could be asked.  msg->rcpts/spool are not used.  -1 when
+ * the request could not even be queued. */
+int relay_verify(struct relay *relay, struct event_base *base,
+		 const struct relay_route *route, const struct relay_msg *msg,
+		 const struct relay_rcpt *rcpt, relay_done_fn *done, void *arg);
 
 #endif

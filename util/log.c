@@ -7,19 +7,19 @@
  * connected once and reconnected after an error; without a syslog daemon
  * lines are dropped silently (and retried at most once a second, so a
  * missing daemon costs no syscall per line).  Sends never block: a busy
- * daemon costs dropped lines, counted and reported in the next line that
- * gets through, rather than a stalled event loop.  A mutex guards the socket;
- * the stderr copy is one write(2) per line, so lines from threads do not
- * interleave.  Thread-safe after pst_log_init().
+ * daemon costs dropped lines (counted, and reported once lines get
+ * through again) rather than a stalled event loop.  A mutex guards the
+ * socket; the stderr copy is one write(2) per line, so lines from threads
+ * do not interleave.  Thread-safe after pst_log_init().
  */
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
@@ -30,6 +30,8 @@
 #define LOG_PATH "/dev/log"
 /* Longest text of one line; longer ones are cut (Postfix cuts at 2 KB). */
 #define LOG_TEXT_MAX 2048
+/* Longest wait for a full syslog queue before a line is dropped. */
+#define LOG_BUSY_WAIT_MS 10
 /* "<PRI>Mmm dd hh:mm:ss postern/<component>[pid]: " */
 #define LOG_HEAD_MAX 128
 
@@ -37,12 +39,13 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static int log_fd = -1;
 static time_t log_last_try;
 static unsigned long log_dropped; /* lines lost to a busy daemon */
+static time_t log_stuck_at;	  /* when waiting for it last failed */
 static bool log_to_stderr;
 /* read without the lock by every line: atomic */
 static int log_level = PST_LOG_INFO;
 
 static const int level_prio[] = {
-	[PST_LOG_ERR] = LOG_ERR,	 [PST_LOG_WARNING] = LOG_WARNING,
+	[PST_LOG_ERR] = LOG_ERR,       [PST_LOG_WARNING] = LOG_WARNING,
 	[PST_LOG_NOTICE] = LOG_NOTICE, [PST_LOG_INFO] = LOG_INFO,
 	[PST_LOG_DEBUG] = LOG_DEBUG,
 };
@@ -85,7 +88,18 @@ log_send_one(const char *line, size_t len)
 		if (send(log_fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
 			return 0;
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-			log_dropped++; /* daemon busy: drop rather than stall */
+			/* The daemon's queue is full.  Give it a moment to
+			 * drain a burst, then drop rather than stall. */
+			struct pollfd pfd = {log_fd, POLLOUT, 0};
+			time_t now = time(NULL);
+
+			if (now == log_stuck_at)
+				return -1; /* it did not drain a moment ago */
+			if (poll(&pfd, 1, LOG_BUSY_WAIT_MS) == 1 &&
+			    send(log_fd, line, len,
+				 MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
+				return 0;
+			log_stuck_at = now;
 			return -1;
 		}
 		/* The daemon restarted (ECONNREFUSED, ENOTCONN, ...). */
@@ -95,27 +109,32 @@ log_send_one(const char *line, size_t len)
 	return -1;
 }
 
-/* Called with log_lock held; head is "<PRI>stamp postern/comp[pid]: ". */
+/*
+ * Called with log_lock held.  line is "<PRI>Mmm dd hh:mm:ss postern/
+ * component[pid]: text"; tag is where "postern/" starts.  Before the
+ * first line that gets through after losses, say how many were lost.
+ */
 static void
-log_send(const char *line, size_t len, size_t head)
+log_send(const char *line, size_t len, size_t tag, size_t head)
 {
-	if (log_dropped > 0 && log_fd >= 0) {
-		char note[LOG_HEAD_MAX + 64];
-		int n = snprintf(note, sizeof(note),
-				 "%.*swarning: %lu log lines dropped: syslog "
-				 "daemon busy",
-				 (int)head, line, log_dropped);
+	if (log_dropped > 0) {
+		char note[LOG_HEAD_MAX + 80];
+		const char *stamp = memchr(line, '>', tag);
+		int n;
 
-		if (n > 0 && (size_t)n < sizeof(note)) {
-			unsigned long dropped = log_dropped;
-
-			if (log_send_one(note, (size_t)n) == 0)
-				log_dropped -= dropped;
-			else
-				return;
-		}
+		stamp = stamp != NULL ? stamp + 1 : line;
+		n = snprintf(note, sizeof(note),
+			     "<%d>%.*swarning: %lu log lines dropped: syslog "
+			     "daemon busy or absent",
+			     LOG_MAIL | LOG_WARNING,
+			     (int)(head - (size_t)(stamp - line)), stamp,
+			     log_dropped);
+		if (n > 0 && (size_t)n < sizeof(note) &&
+		    log_send_one(note, (size_t)n) == 0)
+			log_dropped = 0;
 	}
-	(void)log_send_one(line, len);
+	if (log_send_one(line, len) < 0)
+		log_dropped++;
 }
 
 void
@@ -138,9 +157,9 @@ pst_log_set_level(enum pst_log_level level)
 static size_t
 log_stamp(char *buf, size_t size)
 {
-	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr",
-					    "May", "Jun", "Jul", "Aug",
-					    "Sep", "Oct", "Nov", "Dec" };
+	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr",
+					   "May", "Jun", "Jul", "Aug",
+					   "Sep", "Oct", "Nov", "Dec"};
 	time_t now = time(NULL);
 	struct tm tm;
 	int n;
@@ -173,8 +192,8 @@ pst_vlog(enum pst_log_level level, const char *component, const char *fmt,
 	if (n < 0)
 		return;
 	tag = (size_t)n;
-	n = snprintf(line + tag, LOG_HEAD_MAX - tag, "postern/%.32s[%ld]: ",
-		     component, (long)getpid());
+	n = snprintf(line + tag, LOG_HEAD_MAX - tag,
+		     "postern/%.32s[%ld]: ", component, (long)getpid());
 	if (n < 0)
 		return;
 	head = tag + (size_t)n;
@@ -191,7 +210,7 @@ pst_vlog(enum pst_log_level level, const char *component, const char *fmt,
 			line[i] = ' ';
 
 	pthread_mutex_lock(&log_lock);
-	log_send(line, len, head);
+	log_send(line, len, tag, head);
 	pthread_mutex_unlock(&log_lock);
 
 	if (log_to_stderr) {
@@ -205,8 +224,7 @@ pst_vlog(enum pst_log_level level, const char *component, const char *fmt,
 }
 
 void
-pst_log(enum pst_log_level level, const char *component, const char *fmt,
-	...)
+pst_log(enum pst_log_level level, const char *component, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -74,8 +74,7 @@ pst_net_parse_hostport(const char *s, struct pst_sockaddr *addr_r,
 		}
 		portstr = end + 2;
 		if (copy_addr_text(host, s + 1, (size_t)(end - s - 1)) < 0 ||
-		    inet_pton(AF_INET6, host, &addr_r->u.sin6.sin6_addr) !=
-			    1) {
+		    inet_pton(AF_INET6, host, &addr_r->u.sin6.sin6_addr) != 1) {
 			*error_r = "invalid IPv6 address";
 			return -1;
 		}
@@ -95,8 +94,8 @@ pst_net_parse_hostport(const char *s, struct pst_sockaddr *addr_r,
 		if (colon - s == 1 && s[0] == '*') {
 			addr_r->u.sin.sin_addr.s_addr = htonl(INADDR_ANY);
 		} else if (copy_addr_text(host, s, (size_t)(colon - s)) < 0 ||
-			   inet_pton(AF_INET, host,
-				     &addr_r->u.sin.sin_addr) != 1) {
+			   inet_pton(AF_INET, host, &addr_r->u.sin.sin_addr) !=
+				   1) {
 			*error_r = "invalid IPv4 address";
 			return -1;
 		}
@@ -205,8 +204,8 @@ pst_net_port(const struct sockaddr *sa)
 	if (sa == NULL)
 		return 0;
 	if (sa->sa_family == AF_INET)
-		return ntohs(
-			((const struct sockaddr_in *)(const void *)sa)->sin_port);
+		return ntohs(((const struct sockaddr_in *)(const void *)sa)
+				     ->sin_port);
 	if (sa->sa_family == AF_INET6)
 		return ntohs(((const struct sockaddr_in6 *)(const void *)sa)
 				     ->sin6_port);
@@ -236,11 +235,10 @@ host_bits_clear(const uint8_t *addr, unsigned alen, unsigned prefix)
 }
 
 int
-pst_cidr_parse(const char *s, struct pst_cidr *cidr_r,
-	       const char **error_r)
+pst_cidr_parse(const char *s, struct pst_cidr *cidr_r, const char **error_r)
 {
-	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0,
-					      0, 0, 0, 0, 0xff, 0xff };
+	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0,    0,
+					     0, 0, 0, 0, 0xff, 0xff};
 	char host[ADDR_TEXT_MAX + 1];
 	const char *slash;
 	size_t hlen;
@@ -317,8 +315,8 @@ pst_cidr_match(const struct pst_cidr *cidr, const struct sockaddr *sa)
 		return false;
 	if (sa->sa_family == AF_INET) {
 		family = AF_INET;
-		addr = (const uint8_t *)&((const struct sockaddr_in *)(const void *)
-						  sa)
+		addr = (const uint8_t *)&(
+			       (const struct sockaddr_in *)(const void *)sa)
 			       ->sin_addr;
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *sin6 =

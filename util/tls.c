@@ -67,8 +67,7 @@ pst_tls_server_ctx(const char *cert_file, const char *key_file, char *errbuf,
 			  cert_file);
 		goto fail;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) !=
-	    1) {
+	if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
 		tls_error(errbuf, errlen, "cannot load private key from",
 			  key_file);
 		goto fail;

@@ -35,8 +35,8 @@ struct result {
 };
 
 static void
-decode(enum smtp_data_mode mode, size_t max_line, const char *in,
-       size_t len, uint32_t seed, size_t out_limit, struct result *r)
+decode(enum smtp_data_mode mode, size_t max_line, const char *in, size_t len,
+       uint32_t seed, size_t out_limit, struct result *r)
 {
 	struct smtp_data d;
 	size_t pos = 0;
@@ -68,7 +68,8 @@ decode(enum smtp_data_mode mode, size_t max_line, const char *in,
 				 * refusing the message would */
 				CHECK(memcmp(&before, &d, sizeof(d)) == 0);
 				CHECK(r->out.len == before_len);
-				CHECK(out_limit != 0 && before_len <= out_limit);
+				CHECK(out_limit != 0 &&
+				      before_len <= out_limit);
 				refused = true;
 				continue;
 			}
@@ -119,8 +120,7 @@ model(enum smtp_data_mode mode, size_t max_line, const char *in, size_t len,
 			pos = end + 1;
 			break;
 		}
-		if (mode == SMTP_DATA_DOT && cend > cstart &&
-		    in[cstart] == '.')
+		if (mode == SMTP_DATA_DOT && cend > cstart && in[cstart] == '.')
 			cstart++;
 		for (size_t i = cstart; i < cend; i++) {
 			unsigned char c = (unsigned char)in[i];
@@ -175,7 +175,8 @@ check_restuffed(const char *p, size_t len)
 			s[n++] = '.';
 		s[n++] = p[i];
 	}
-	if (len > 0 && !(len >= 2 && p[len - 2] == '\r' && p[len - 1] == '\n')) {
+	if (len > 0 &&
+	    !(len >= 2 && p[len - 2] == '\r' && p[len - 1] == '\n')) {
 		s[n++] = '\r';
 		s[n++] = '\n';
 	}
@@ -190,8 +191,8 @@ check_restuffed(const char *p, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const size_t max_lines[] = { 1000, 10, 3, 0 };
-	static const size_t out_limits[] = { 0, 0, 0, 7 };
+	static const size_t max_lines[] = {1000, 10, 3, 0};
+	static const size_t out_limits[] = {0, 0, 0, 7};
 	enum smtp_data_mode mode;
 	size_t max_line, out_limit, len;
 	const char *in;
@@ -207,8 +208,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	model(mode, max_line, in, len, &m);
 	decode(mode, max_line, in, len, 0, 0, &whole);
-	decode(mode, max_line, in, len, 0x9e3779b9u * (data[1] + 1u),
-	       out_limit, &chunked);
+	decode(mode, max_line, in, len, 0x9e3779b9u * (data[1] + 1u), out_limit,
+	       &chunked);
 
 	/* whole == model */
 	CHECK(whole.done == m.done && whole.consumed == m.consumed);
@@ -230,8 +231,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!chunked.refused) {
 		CHECK(chunked.out.len == whole.out.len);
 		CHECK(whole.out.len == 0 ||
-		      memcmp(chunked.out.data, whole.out.data,
-			     whole.out.len) == 0);
+		      memcmp(chunked.out.data, whole.out.data, whole.out.len) ==
+			      0);
 	}
 
 	pst_buf_free(&whole.out);

@@ -35,8 +35,8 @@ aligned(const void *p)
 static void
 test_alignment(void **state)
 {
-	static const size_t sizes[] = { 1, 2, 3, 7, 8, 9, 15, 16, 17, 31,
-					33, 100, 511, 513, 1000, 5000 };
+	static const size_t sizes[] = {1,  2,  3,  7,	8,   9,	  15,	16,
+				       17, 31, 33, 100, 511, 513, 1000, 5000};
 	struct pst_arena *a = pst_arena_new(0);
 
 	(void)state;
@@ -142,7 +142,7 @@ test_huge_refused(void **state)
 	(void)state;
 	assert_null(pst_arena_alloc(a, SIZE_MAX));
 	assert_null(pst_arena_alloc(a, SIZE_MAX - 8));
-	assert_null(pst_arena_zalloc(a, SIZE_MAX / 2));
+	assert_null(pst_arena_zalloc(a, SIZE_MAX >> 2));
 	/* the arena still works */
 	assert_non_null(pst_arena_alloc(a, 8));
 	pst_arena_free(&a);
@@ -264,9 +264,9 @@ test_cleanups_newest_first(void **state)
 	(void)state;
 	trace_n = 0;
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(pst_arena_cleanup_add(a, record,
-						       (void *)&letters[i]),
-				 0);
+		assert_int_equal(
+			pst_arena_cleanup_add(a, record, (void *)&letters[i]),
+			0);
 	pst_arena_reset(a);
 	assert_int_equal(trace_n, 3);
 	assert_memory_equal(trace, "cba", 3);
@@ -325,7 +325,7 @@ test_free_null(void **state)
 static void
 test_strings(void **state)
 {
-	static const char unterminated[4] = { 'a', 'b', 'c', 'd' };
+	static const char unterminated[4] = {'a', 'b', 'c', 'd'};
 	struct pst_arena *a = pst_arena_new(64);
 	char *s, *big;
 	char want[3000];

@@ -18,43 +18,43 @@
 struct hostport_case {
 	const char *name;
 	const char *in;
-	int family;       /* 0: parse error */
+	int family;	  /* 0: parse error */
 	const char *want; /* hostport text, or the error's start */
 };
 
 static const struct hostport_case hostport_cases[] = {
-	{ "v4", "127.0.0.1:25", AF_INET, "127.0.0.1:25" },
-	{ "v4 any star", "*:25", AF_INET, "0.0.0.0:25" },
-	{ "v4 any", "0.0.0.0:2525", AF_INET, "0.0.0.0:2525" },
-	{ "v6 loopback", "[::1]:2525", AF_INET6, "[::1]:2525" },
-	{ "v6 any", "[::]:25", AF_INET6, "[::]:25" },
-	{ "v6 full", "[2001:db8::7]:587", AF_INET6, "[2001:db8::7]:587" },
-	{ "v6 mapped shown as v4", "[::ffff:192.0.2.7]:25", AF_INET6,
-	  "192.0.2.7:25" },
-	{ "highest port", "10.0.0.1:65535", AF_INET, "10.0.0.1:65535" },
-	{ "lowest port", "10.0.0.1:1", AF_INET, "10.0.0.1:1" },
-	{ "port 0", "10.0.0.1:0", 0, "invalid port" },
-	{ "port too big", "10.0.0.1:65536", 0, "invalid port" },
-	{ "port six digits", "10.0.0.1:000025", 0, "invalid port" },
-	{ "port sign", "10.0.0.1:+25", 0, "invalid port" },
-	{ "port letters", "10.0.0.1:smtp", 0, "invalid port" },
-	{ "port trailing junk", "10.0.0.1:25x", 0, "invalid port" },
-	{ "missing port v4", "10.0.0.1", 0, "missing port" },
-	{ "empty port v4", "10.0.0.1:", 0, "missing port" },
-	{ "missing port v6", "[::1]", 0, "missing port" },
-	{ "empty port v6", "[::1]:", 0, "missing port" },
-	{ "v6 without brackets", "::1:25", 0, "an IPv6 address must be" },
-	{ "v6 unclosed bracket", "[::1:25", 0, "missing ']'" },
-	{ "v6 bad address", "[::g]:25", 0, "invalid IPv6 address" },
-	{ "v4 in brackets", "[127.0.0.1]:25", 0, "invalid IPv6 address" },
-	{ "bad v4 octet", "256.0.0.1:25", 0, "invalid IPv4 address" },
-	{ "short v4", "10.1:25", 0, "invalid IPv4 address" },
-	{ "hostname", "localhost:25", 0, "invalid IPv4 address" },
-	{ "empty host", ":25", 0, "invalid IPv4 address" },
-	{ "empty", "", 0, "empty address" },
-	{ "garbage", "\x01\xff:25", 0, "invalid IPv4 address" },
-	{ "overlong v6", "[0000:0000:0000:0000:0000:0000:0000:0000:0000:0]:25",
-	  0, "invalid IPv6 address" },
+	{"v4", "127.0.0.1:25", AF_INET, "127.0.0.1:25"},
+	{"v4 any star", "*:25", AF_INET, "0.0.0.0:25"},
+	{"v4 any", "0.0.0.0:2525", AF_INET, "0.0.0.0:2525"},
+	{"v6 loopback", "[::1]:2525", AF_INET6, "[::1]:2525"},
+	{"v6 any", "[::]:25", AF_INET6, "[::]:25"},
+	{"v6 full", "[2001:db8::7]:587", AF_INET6, "[2001:db8::7]:587"},
+	{"v6 mapped shown as v4", "[::ffff:192.0.2.7]:25", AF_INET6,
+	 "192.0.2.7:25"},
+	{"highest port", "10.0.0.1:65535", AF_INET, "10.0.0.1:65535"},
+	{"lowest port", "10.0.0.1:1", AF_INET, "10.0.0.1:1"},
+	{"port 0", "10.0.0.1:0", 0, "invalid port"},
+	{"port too big", "10.0.0.1:65536", 0, "invalid port"},
+	{"port six digits", "10.0.0.1:000025", 0, "invalid port"},
+	{"port sign", "10.0.0.1:+25", 0, "invalid port"},
+	{"port letters", "10.0.0.1:smtp", 0, "invalid port"},
+	{"port trailing junk", "10.0.0.1:25x", 0, "invalid port"},
+	{"missing port v4", "10.0.0.1", 0, "missing port"},
+	{"empty port v4", "10.0.0.1:", 0, "missing port"},
+	{"missing port v6", "[::1]", 0, "missing port"},
+	{"empty port v6", "[::1]:", 0, "missing port"},
+	{"v6 without brackets", "::1:25", 0, "an IPv6 address must be"},
+	{"v6 unclosed bracket", "[::1:25", 0, "missing ']'"},
+	{"v6 bad address", "[::g]:25", 0, "invalid IPv6 address"},
+	{"v4 in brackets", "[127.0.0.1]:25", 0, "invalid IPv6 address"},
+	{"bad v4 octet", "256.0.0.1:25", 0, "invalid IPv4 address"},
+	{"short v4", "10.1:25", 0, "invalid IPv4 address"},
+	{"hostname", "localhost:25", 0, "invalid IPv4 address"},
+	{"empty host", ":25", 0, "invalid IPv4 address"},
+	{"empty", "", 0, "empty address"},
+	{"garbage", "\x01\xff:25", 0, "invalid IPv4 address"},
+	{"overlong v6", "[0000:0000:0000:0000:0000:0000:0000:0000:0000:0]:25",
+	 0, "invalid IPv6 address"},
 };
 
 static void
@@ -79,9 +79,8 @@ test_hostport_case(void **state)
 	assert_int_equal(addr.len, c->family == AF_INET
 					   ? sizeof(struct sockaddr_in)
 					   : sizeof(struct sockaddr_in6));
-	assert_string_equal(pst_net_hostport_str(&addr.u.sa, text,
-						 sizeof(text)),
-			    c->want);
+	assert_string_equal(
+		pst_net_hostport_str(&addr.u.sa, text, sizeof(text)), c->want);
 }
 
 struct cidr_case {
@@ -92,30 +91,30 @@ struct cidr_case {
 };
 
 static const struct cidr_case cidr_cases[] = {
-	{ "cidr v4 /8", "127.0.0.0/8", AF_INET, 8 },
-	{ "cidr v4 /24", "192.0.2.0/24", AF_INET, 24 },
-	{ "cidr v4 /0", "0.0.0.0/0", AF_INET, 0 },
-	{ "cidr v4 bare is /32", "192.0.2.7", AF_INET, 32 },
-	{ "cidr v4 /32", "192.0.2.7/32", AF_INET, 32 },
-	{ "cidr v6 /32", "2001:db8::/32", AF_INET6, 32 },
-	{ "cidr v6 bare is /128", "::1", AF_INET6, 128 },
-	{ "cidr v6 /0", "::/0", AF_INET6, 0 },
-	{ "cidr v6 /127", "2001:db8::2/127", AF_INET6, 127 },
-	{ "cidr v4-mapped becomes v4", "::ffff:192.0.2.0/120", AF_INET, 24 },
-	{ "cidr host bits v4", "10.0.0.1/8", 0, 0 },
-	{ "cidr host bits v6", "2001:db8::1/32", 0, 0 },
-	{ "cidr host bit in partial byte", "192.0.2.128/24", 0, 0 },
-	{ "cidr host bit odd prefix", "10.1.0.0/15", 0, 0 },
-	{ "cidr v4 prefix too long", "10.0.0.0/33", 0, 0 },
-	{ "cidr v6 prefix too long", "::/129", 0, 0 },
-	{ "cidr empty prefix", "10.0.0.0/", 0, 0 },
-	{ "cidr negative prefix", "10.0.0.0/-1", 0, 0 },
-	{ "cidr prefix junk", "10.0.0.0/8x", 0, 0 },
-	{ "cidr prefix four digits", "::/0128", 0, 0 },
-	{ "cidr bad address", "10.0.0/8", 0, 0 },
-	{ "cidr hostname", "example.org/24", 0, 0 },
-	{ "cidr empty", "", 0, 0 },
-	{ "cidr only slash", "/8", 0, 0 },
+	{"cidr v4 /8", "127.0.0.0/8", AF_INET, 8},
+	{"cidr v4 /24", "192.0.2.0/24", AF_INET, 24},
+	{"cidr v4 /0", "0.0.0.0/0", AF_INET, 0},
+	{"cidr v4 bare is /32", "192.0.2.7", AF_INET, 32},
+	{"cidr v4 /32", "192.0.2.7/32", AF_INET, 32},
+	{"cidr v6 /32", "2001:db8::/32", AF_INET6, 32},
+	{"cidr v6 bare is /128", "::1", AF_INET6, 128},
+	{"cidr v6 /0", "::/0", AF_INET6, 0},
+	{"cidr v6 /127", "2001:db8::2/127", AF_INET6, 127},
+	{"cidr v4-mapped becomes v4", "::ffff:192.0.2.0/120", AF_INET, 24},
+	{"cidr host bits v4", "10.0.0.1/8", 0, 0},
+	{"cidr host bits v6", "2001:db8::1/32", 0, 0},
+	{"cidr host bit in partial byte", "192.0.2.128/24", 0, 0},
+	{"cidr host bit odd prefix", "10.1.0.0/15", 0, 0},
+	{"cidr v4 prefix too long", "10.0.0.0/33", 0, 0},
+	{"cidr v6 prefix too long", "::/129", 0, 0},
+	{"cidr empty prefix", "10.0.0.0/", 0, 0},
+	{"cidr negative prefix", "10.0.0.0/-1", 0, 0},
+	{"cidr prefix junk", "10.0.0.0/8x", 0, 0},
+	{"cidr prefix four digits", "::/0128", 0, 0},
+	{"cidr bad address", "10.0.0/8", 0, 0},
+	{"cidr hostname", "example.org/24", 0, 0},
+	{"cidr empty", "", 0, 0},
+	{"cidr only slash", "/8", 0, 0},
 };
 
 static void
@@ -144,26 +143,24 @@ struct match_case {
 };
 
 static const struct match_case match_cases[] = {
-	{ "match v4 inside", "192.0.2.0/24", "192.0.2.77:1", true },
-	{ "match v4 outside", "192.0.2.0/24", "192.0.3.1:1", false },
-	{ "match v4 odd prefix", "10.0.0.0/15", "10.1.255.255:1", true },
-	{ "match v4 odd prefix outside", "10.0.0.0/15", "10.2.0.0:1", false },
-	{ "match v4 /0", "0.0.0.0/0", "203.0.113.9:1", true },
-	{ "match v4 /32 exact", "192.0.2.7", "192.0.2.7:1", true },
-	{ "match v4 /32 other", "192.0.2.7", "192.0.2.8:1", false },
-	{ "match v4-mapped client", "127.0.0.0/8", "[::ffff:127.0.0.1]:1",
-	  true },
-	{ "match v4-mapped outside", "127.0.0.0/8", "[::ffff:10.0.0.1]:1",
-	  false },
-	{ "match mapped range, v4 client", "::ffff:192.0.2.0/120",
-	  "192.0.2.1:1", true },
-	{ "match v6 inside", "2001:db8::/32", "[2001:db8:1::5]:1", true },
-	{ "match v6 outside", "2001:db8::/32", "[2001:db9::5]:1", false },
-	{ "match v6 loopback", "::1", "[::1]:1", true },
-	{ "match v6 range, v4 client", "::/0", "127.0.0.1:1", false },
-	{ "match v6 /0, mapped client", "::/0", "[::ffff:127.0.0.1]:1",
-	  false },
-	{ "match v4 range, v6 client", "0.0.0.0/0", "[::1]:1", false },
+	{"match v4 inside", "192.0.2.0/24", "192.0.2.77:1", true},
+	{"match v4 outside", "192.0.2.0/24", "192.0.3.1:1", false},
+	{"match v4 odd prefix", "10.0.0.0/15", "10.1.255.255:1", true},
+	{"match v4 odd prefix outside", "10.0.0.0/15", "10.2.0.0:1", false},
+	{"match v4 /0", "0.0.0.0/0", "203.0.113.9:1", true},
+	{"match v4 /32 exact", "192.0.2.7", "192.0.2.7:1", true},
+	{"match v4 /32 other", "192.0.2.7", "192.0.2.8:1", false},
+	{"match v4-mapped client", "127.0.0.0/8", "[::ffff:127.0.0.1]:1", true},
+	{"match v4-mapped outside", "127.0.0.0/8", "[::ffff:10.0.0.1]:1",
+	 false},
+	{"match mapped range, v4 client", "::ffff:192.0.2.0/120", "192.0.2.1:1",
+	 true},
+	{"match v6 inside", "2001:db8::/32", "[2001:db8:1::5]:1", true},
+	{"match v6 outside", "2001:db8::/32", "[2001:db9::5]:1", false},
+	{"match v6 loopback", "::1", "[::1]:1", true},
+	{"match v6 range, v4 client", "::/0", "127.0.0.1:1", false},
+	{"match v6 /0, mapped client", "::/0", "[::ffff:127.0.0.1]:1", false},
+	{"match v4 range, v6 client", "0.0.0.0/0", "[::1]:1", false},
 };
 
 static void
@@ -210,24 +207,23 @@ test_addr_str(void **state)
 	char small[6];
 
 	(void)state;
-	assert_int_equal(pst_net_parse_hostport("[::ffff:192.0.2.7]:25", &addr,
-						&error),
-			 0);
+	assert_int_equal(
+		pst_net_parse_hostport("[::ffff:192.0.2.7]:25", &addr, &error),
+		0);
 	assert_string_equal(pst_net_addr_str(&addr.u.sa, buf, sizeof(buf)),
 			    "192.0.2.7");
 	assert_int_equal(pst_net_port(&addr.u.sa), 25);
-	assert_int_equal(pst_net_parse_hostport("[2001:db8::7]:587", &addr,
-						&error),
-			 0);
+	assert_int_equal(
+		pst_net_parse_hostport("[2001:db8::7]:587", &addr, &error), 0);
 	assert_string_equal(pst_net_addr_str(&addr.u.sa, buf, sizeof(buf)),
 			    "2001:db8::7");
 	assert_int_equal(pst_net_port(&addr.u.sa), 587);
 	/* too small a buffer: cut, still terminated */
 	assert_string_equal(pst_net_addr_str(&addr.u.sa, small, sizeof(small)),
 			    "2001:");
-	assert_string_equal(pst_net_hostport_str(&addr.u.sa, small,
-						 sizeof(small)),
-			    "[2001");
+	assert_string_equal(
+		pst_net_hostport_str(&addr.u.sa, small, sizeof(small)),
+		"[2001");
 }
 
 static void
@@ -256,12 +252,12 @@ test_addr_str_other_family(void **state)
 	(void)state;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	assert_string_equal(pst_net_addr_str((struct sockaddr *)&sun, buf,
-					     sizeof(buf)),
-			    "unix");
-	assert_string_equal(pst_net_hostport_str((struct sockaddr *)&sun, buf,
-						 sizeof(buf)),
-			    "unix");
+	assert_string_equal(
+		pst_net_addr_str((struct sockaddr *)&sun, buf, sizeof(buf)),
+		"unix");
+	assert_string_equal(
+		pst_net_hostport_str((struct sockaddr *)&sun, buf, sizeof(buf)),
+		"unix");
 	assert_int_equal(pst_net_port((struct sockaddr *)&sun), 0);
 	assert_false(pst_cidr_match(NULL, (struct sockaddr *)&sun));
 }

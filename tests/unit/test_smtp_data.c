@@ -46,117 +46,113 @@ struct data_case {
 
 static const struct data_case cases[] = {
 	/* ordinary messages */
-	{ "empty message", DOT, 1000, S(".\r\n"), S(""), true, 3, 0 },
-	{ "simple message", DOT, 1000, S("Subject: x\r\n\r\nbody\r\n.\r\n"),
-	  S("Subject: x\r\n\r\nbody\r\n"), true, 23, 0 },
-	{ "pipelined command left unconsumed", DOT, 1000,
-	  S("a\r\n.\r\nQUIT\r\n"), S("a\r\n"), true, 6, 0 },
-	{ "second terminator left unconsumed", DOT, 1000,
-	  S("a\r\n.\r\n.\r\n"), S("a\r\n"), true, 6, 0 },
-	{ "empty line before end", DOT, 1000, S("\r\n.\r\n"), S("\r\n"),
-	  true, 5, 0 },
-	{ "no end yet", DOT, 1000, S("abc\r\ndef"), S("abc\r\ndef"), false,
-	  0, 0 },
-	{ "no end yet, pending CR", DOT, 1000, S("abc\r"), S("abc"), false,
-	  0, 0 },
-	{ "no end yet, pending dot", DOT, 1000, S("a\r\n."), S("a\r\n"),
-	  false, 0, 0 },
-	{ "no end yet, pending dot CR", DOT, 1000, S("a\r\n.\r"), S("a\r\n"),
-	  false, 0, 0 },
+	{"empty message", DOT, 1000, S(".\r\n"), S(""), true, 3, 0},
+	{"simple message", DOT, 1000, S("Subject: x\r\n\r\nbody\r\n.\r\n"),
+	 S("Subject: x\r\n\r\nbody\r\n"), true, 23, 0},
+	{"pipelined command left unconsumed", DOT, 1000,
+	 S("a\r\n.\r\nQUIT\r\n"), S("a\r\n"), true, 6, 0},
+	{"second terminator left unconsumed", DOT, 1000, S("a\r\n.\r\n.\r\n"),
+	 S("a\r\n"), true, 6, 0},
+	{"empty line before end", DOT, 1000, S("\r\n.\r\n"), S("\r\n"), true, 5,
+	 0},
+	{"no end yet", DOT, 1000, S("abc\r\ndef"), S("abc\r\ndef"), false, 0,
+	 0},
+	{"no end yet, pending CR", DOT, 1000, S("abc\r"), S("abc"), false, 0,
+	 0},
+	{"no end yet, pending dot", DOT, 1000, S("a\r\n."), S("a\r\n"), false,
+	 0, 0},
+	{"no end yet, pending dot CR", DOT, 1000, S("a\r\n.\r"), S("a\r\n"),
+	 false, 0, 0},
 
 	/* dot-stuffing */
-	{ "stuffed dot", DOT, 1000, S("..x\r\n.\r\n"), S(".x\r\n"), true, 8,
-	  0 },
-	{ "unstuffed leading dot dropped", DOT, 1000, S(".x\r\n.\r\n"),
-	  S("x\r\n"), true, 7, 0 },
-	{ "double dot line", DOT, 1000, S("..\r\n.\r\n"), S(".\r\n"), true, 7,
-	  0 },
-	{ "triple dot line", DOT, 1000, S("...\r\n.\r\n"), S("..\r\n"), true,
-	  8, 0 },
-	{ "dot inside line kept", DOT, 1000, S("a.b\r\n.\r\n"),
-	  S("a.b\r\n"), true, 8, 0 },
-	{ "dot space line", DOT, 1000, S(". \r\n.\r\n"), S(" \r\n"), true, 7,
-	  0 },
-	{ "dot stuffed after bare LF", DOT, 1000, S("a\n..b\r\n.\r\n"),
-	  S("a\r\n.b\r\n"), true, 10, LF },
+	{"stuffed dot", DOT, 1000, S("..x\r\n.\r\n"), S(".x\r\n"), true, 8, 0},
+	{"unstuffed leading dot dropped", DOT, 1000, S(".x\r\n.\r\n"),
+	 S("x\r\n"), true, 7, 0},
+	{"double dot line", DOT, 1000, S("..\r\n.\r\n"), S(".\r\n"), true, 7,
+	 0},
+	{"triple dot line", DOT, 1000, S("...\r\n.\r\n"), S("..\r\n"), true, 8,
+	 0},
+	{"dot inside line kept", DOT, 1000, S("a.b\r\n.\r\n"), S("a.b\r\n"),
+	 true, 8, 0},
+	{"dot space line", DOT, 1000, S(". \r\n.\r\n"), S(" \r\n"), true, 7, 0},
+	{"dot stuffed after bare LF", DOT, 1000, S("a\n..b\r\n.\r\n"),
+	 S("a\r\n.b\r\n"), true, 10, LF},
 
 	/* SMTP smuggling: none of these end the data */
-	{ "smuggle LF.LF", DOT, 1000, S("x\n.\nMAIL FROM:<a@b>\r\n"),
-	  S("x\r\n\r\nMAIL FROM:<a@b>\r\n"), false, 0, LF },
-	{ "smuggle LF.CRLF", DOT, 1000, S("x\n.\r\nRCPT TO:<a@b>\r\n"),
-	  S("x\r\n\r\nRCPT TO:<a@b>\r\n"), false, 0, LF },
-	{ "smuggle CRLF.LF", DOT, 1000, S("x\r\n.\nRCPT TO:<a@b>\r\n"),
-	  S("x\r\n\r\nRCPT TO:<a@b>\r\n"), false, 0, LF },
-	{ "smuggle CR.CR", DOT, 1000, S("x\r.\rDATA\r\n"), S("x.DATA\r\n"),
-	  false, 0, CR },
-	{ "smuggle CRLF.CR", DOT, 1000, S("x\r\n.\rDATA\r\n"),
-	  S("x\r\nDATA\r\n"), false, 0, CR },
-	{ "smuggle CR.CRLF", DOT, 1000, S("x\r.\r\nDATA\r\n"),
-	  S("x.\r\nDATA\r\n"), false, 0, CR },
-	{ "smuggle LF.CR", DOT, 1000, S("x\n.\rDATA\r\n"),
-	  S("x\r\nDATA\r\n"), false, 0, LF | CR },
-	{ "smuggle CR.LF", DOT, 1000, S("x\r.\nDATA\r\n"),
-	  S("x.\r\nDATA\r\n"), false, 0, CR | LF },
-	{ "smuggle CRLF.NULCRLF", DOT, 1000, S("x\r\n.\0\r\nDATA\r\n"),
-	  S("x\r\n\0\r\nDATA\r\n"), false, 0, NUL },
-	{ "smuggle CRLF.CRCRLF", DOT, 1000, S("x\r\n.\r\r\nDATA\r\n"),
-	  S("x\r\n\r\nDATA\r\n"), false, 0, CR },
-	{ "smuggle LF.CRLF as first line end", DOT, 1000, S("\n.\r\nX\r\n"),
-	  S("\r\n\r\nX\r\n"), false, 0, LF },
-	{ "smuggle LF only text", DOT, 1000, S("a\nb\n.\n"),
-	  S("a\r\nb\r\n\r\n"), false, 0, LF },
-	{ "smuggle CRLF.SP CRLF", DOT, 1000, S("x\r\n. \r\nDATA\r\n"),
-	  S("x\r\n \r\nDATA\r\n"), false, 0, 0 },
-	{ "smuggle CRLF..CRLF", DOT, 1000, S("x\r\n..\r\nDATA\r\n"),
-	  S("x\r\n.\r\nDATA\r\n"), false, 0, 0 },
-	{ "smuggle CR at line start then dot", DOT, 1000,
-	  S("x\r\n\r.\r\nDATA\r\n"), S("x\r\n.\r\nDATA\r\n"), false, 0, CR },
+	{"smuggle LF.LF", DOT, 1000, S("x\n.\nMAIL FROM:<a@b>\r\n"),
+	 S("x\r\n\r\nMAIL FROM:<a@b>\r\n"), false, 0, LF},
+	{"smuggle LF.CRLF", DOT, 1000, S("x\n.\r\nRCPT TO:<a@b>\r\n"),
+	 S("x\r\n\r\nRCPT TO:<a@b>\r\n"), false, 0, LF},
+	{"smuggle CRLF.LF", DOT, 1000, S("x\r\n.\nRCPT TO:<a@b>\r\n"),
+	 S("x\r\n\r\nRCPT TO:<a@b>\r\n"), false, 0, LF},
+	{"smuggle CR.CR", DOT, 1000, S("x\r.\rDATA\r\n"), S("x.DATA\r\n"),
+	 false, 0, CR},
+	{"smuggle CRLF.CR", DOT, 1000, S("x\r\n.\rDATA\r\n"),
+	 S("x\r\nDATA\r\n"), false, 0, CR},
+	{"smuggle CR.CRLF", DOT, 1000, S("x\r.\r\nDATA\r\n"),
+	 S("x.\r\nDATA\r\n"), false, 0, CR},
+	{"smuggle LF.CR", DOT, 1000, S("x\n.\rDATA\r\n"), S("x\r\nDATA\r\n"),
+	 false, 0, LF | CR},
+	{"smuggle CR.LF", DOT, 1000, S("x\r.\nDATA\r\n"), S("x.\r\nDATA\r\n"),
+	 false, 0, CR | LF},
+	{"smuggle CRLF.NULCRLF", DOT, 1000, S("x\r\n.\0\r\nDATA\r\n"),
+	 S("x\r\n\0\r\nDATA\r\n"), false, 0, NUL},
+	{"smuggle CRLF.CRCRLF", DOT, 1000, S("x\r\n.\r\r\nDATA\r\n"),
+	 S("x\r\n\r\nDATA\r\n"), false, 0, CR},
+	{"smuggle LF.CRLF as first line end", DOT, 1000, S("\n.\r\nX\r\n"),
+	 S("\r\n\r\nX\r\n"), false, 0, LF},
+	{"smuggle LF only text", DOT, 1000, S("a\nb\n.\n"), S("a\r\nb\r\n\r\n"),
+	 false, 0, LF},
+	{"smuggle CRLF.SP CRLF", DOT, 1000, S("x\r\n. \r\nDATA\r\n"),
+	 S("x\r\n \r\nDATA\r\n"), false, 0, 0},
+	{"smuggle CRLF..CRLF", DOT, 1000, S("x\r\n..\r\nDATA\r\n"),
+	 S("x\r\n.\r\nDATA\r\n"), false, 0, 0},
+	{"smuggle CR at line start then dot", DOT, 1000,
+	 S("x\r\n\r.\r\nDATA\r\n"), S("x\r\n.\r\nDATA\r\n"), false, 0, CR},
 
 	/* genuine ends next to defects */
-	{ "CR CRLF then end", DOT, 1000, S("a\r\r\n.\r\n"), S("a\r\n"), true,
-	  7, CR },
-	{ "bare LF then CRLF line then end", DOT, 1000, S("a\n\r\n.\r\n"),
-	  S("a\r\n\r\n"), true, 7, LF },
+	{"CR CRLF then end", DOT, 1000, S("a\r\r\n.\r\n"), S("a\r\n"), true, 7,
+	 CR},
+	{"bare LF then CRLF line then end", DOT, 1000, S("a\n\r\n.\r\n"),
+	 S("a\r\n\r\n"), true, 7, LF},
 
 	/* byte checks */
-	{ "8bit", DOT, 1000, S("caf\xc3\xa9\r\n.\r\n"), S("caf\xc3\xa9\r\n"),
-	  true, 10, B8 },
-	{ "NUL kept", DOT, 1000, S("a\0b\r\n.\r\n"), S("a\0b\r\n"), true, 8,
-	  NUL },
-	{ "line at limit", DOT, 10, S("12345678\r\n.\r\n"),
-	  S("12345678\r\n"), true, 13, 0 },
-	{ "line over limit", DOT, 10, S("123456789\r\n.\r\n"),
-	  S("123456789\r\n"), true, 14, LONG },
-	{ "stuffing dot not counted", DOT, 10, S("..2345678\r\n.\r\n"),
-	  S(".2345678\r\n"), true, 14, 0 },
-	{ "bare CR counted", DOT, 10, S("1234\r5678\r\n.\r\n"),
-	  S("12345678\r\n"), true, 14, LONG | CR },
-	{ "no line limit", DOT, 0, S("123456789012345\r\n.\r\n"),
-	  S("123456789012345\r\n"), true, 20, 0 },
+	{"8bit", DOT, 1000, S("caf\xc3\xa9\r\n.\r\n"), S("caf\xc3\xa9\r\n"),
+	 true, 10, B8},
+	{"NUL kept", DOT, 1000, S("a\0b\r\n.\r\n"), S("a\0b\r\n"), true, 8,
+	 NUL},
+	{"line at limit", DOT, 10, S("12345678\r\n.\r\n"), S("12345678\r\n"),
+	 true, 13, 0},
+	{"line over limit", DOT, 10, S("123456789\r\n.\r\n"),
+	 S("123456789\r\n"), true, 14, LONG},
+	{"stuffing dot not counted", DOT, 10, S("..2345678\r\n.\r\n"),
+	 S(".2345678\r\n"), true, 14, 0},
+	{"bare CR counted", DOT, 10, S("1234\r5678\r\n.\r\n"),
+	 S("12345678\r\n"), true, 14, LONG | CR},
+	{"no line limit", DOT, 0, S("123456789012345\r\n.\r\n"),
+	 S("123456789012345\r\n"), true, 20, 0},
 
 	/* RAW (BDAT), always followed by smtp_data_finish() */
-	{ "raw plain", RAW, 1000, S("a\r\nb\r\n"), S("a\r\nb\r\n"), false, 0,
-	  0 },
-	{ "raw adds final CRLF", RAW, 1000, S("a\r\nb"), S("a\r\nb\r\n"),
-	  false, 0, 0 },
-	{ "raw dots untouched", RAW, 1000, S(".\r\n..x\r\n"),
-	  S(".\r\n..x\r\n"), false, 0, 0 },
-	{ "raw end marker is content", RAW, 1000,
-	  S("a\r\n.\r\nMAIL FROM:<x>\r\n"), S("a\r\n.\r\nMAIL FROM:<x>\r\n"),
-	  false, 0, 0 },
-	{ "raw bare LF", RAW, 1000, S("a\nb\n"), S("a\r\nb\r\n"), false, 0,
-	  LF },
-	{ "raw bare CR", RAW, 1000, S("a\rb\r\n"), S("ab\r\n"), false, 0, CR },
-	{ "raw CR CRLF", RAW, 1000, S("a\r\r\n"), S("a\r\n"), false, 0, CR },
-	{ "raw trailing CR", RAW, 1000, S("a\r"), S("a\r\n"), false, 0, CR },
-	{ "raw lone CR", RAW, 1000, S("\r"), S("\r\n"), false, 0, CR },
-	{ "raw empty", RAW, 1000, S(""), S(""), false, 0, 0 },
-	{ "raw 8bit and NUL", RAW, 1000, S("\x80\0\r\n"), S("\x80\0\r\n"),
-	  false, 0, B8 | NUL },
-	{ "raw long line", RAW, 10, S("123456789\r\nx"),
-	  S("123456789\r\nx\r\n"), false, 0, LONG },
-	{ "raw long last line", RAW, 10, S("ab\r\n123456789"),
-	  S("ab\r\n123456789\r\n"), false, 0, LONG },
+	{"raw plain", RAW, 1000, S("a\r\nb\r\n"), S("a\r\nb\r\n"), false, 0, 0},
+	{"raw adds final CRLF", RAW, 1000, S("a\r\nb"), S("a\r\nb\r\n"), false,
+	 0, 0},
+	{"raw dots untouched", RAW, 1000, S(".\r\n..x\r\n"), S(".\r\n..x\r\n"),
+	 false, 0, 0},
+	{"raw end marker is content", RAW, 1000,
+	 S("a\r\n.\r\nMAIL FROM:<x>\r\n"), S("a\r\n.\r\nMAIL FROM:<x>\r\n"),
+	 false, 0, 0},
+	{"raw bare LF", RAW, 1000, S("a\nb\n"), S("a\r\nb\r\n"), false, 0, LF},
+	{"raw bare CR", RAW, 1000, S("a\rb\r\n"), S("ab\r\n"), false, 0, CR},
+	{"raw CR CRLF", RAW, 1000, S("a\r\r\n"), S("a\r\n"), false, 0, CR},
+	{"raw trailing CR", RAW, 1000, S("a\r"), S("a\r\n"), false, 0, CR},
+	{"raw lone CR", RAW, 1000, S("\r"), S("\r\n"), false, 0, CR},
+	{"raw empty", RAW, 1000, S(""), S(""), false, 0, 0},
+	{"raw 8bit and NUL", RAW, 1000, S("\x80\0\r\n"), S("\x80\0\r\n"), false,
+	 0, B8 | NUL},
+	{"raw long line", RAW, 10, S("123456789\r\nx"), S("123456789\r\nx\r\n"),
+	 false, 0, LONG},
+	{"raw long last line", RAW, 10, S("ab\r\n123456789"),
+	 S("ab\r\n123456789\r\n"), false, 0, LONG},
 };
 
 /* Chunking strategies: 0 whole, 1 byte by byte, 2.. random sizes. */
@@ -195,8 +191,8 @@ run_decoder(enum smtp_data_mode mode, size_t max_line, const char *in,
 
 		if (n > len - pos)
 			n = len - pos;
-		got = smtp_data_feed(&d, in + pos, n,
-				     with_out ? &r->out : NULL, &r->done);
+		got = smtp_data_feed(&d, in + pos, n, with_out ? &r->out : NULL,
+				     &r->done);
 		assert_true(got != (size_t)-1);
 		assert_true(got <= n);
 		if (!r->done)
@@ -204,8 +200,8 @@ run_decoder(enum smtp_data_mode mode, size_t max_line, const char *in,
 		pos += got;
 	}
 	if (mode == SMTP_DATA_RAW)
-		assert_int_equal(smtp_data_finish(&d, with_out ? &r->out : NULL),
-				 0);
+		assert_int_equal(
+			smtp_data_finish(&d, with_out ? &r->out : NULL), 0);
 	r->consumed = pos;
 	r->defects = d.defects;
 	r->out_len = d.out_len;
@@ -278,8 +274,7 @@ check_case(const struct data_case *c)
 			if (with_out) {
 				assert_int_equal(r.out.len, c->want_len);
 				if (c->want_len > 0)
-					assert_memory_equal(r.out.data,
-							    c->want,
+					assert_memory_equal(r.out.data, c->want,
 							    c->want_len);
 				assert_only_crlf(r.out.data, r.out.len);
 				assert_restuff_safe(r.out.data, r.out.len);
@@ -299,7 +294,7 @@ static void
 test_rfc_line_limit(void **state)
 {
 	/* 998 octets plus CRLF is the most RFC 5321 allows. */
-	static const size_t lens[] = { 997, 998, 999, 1200 };
+	static const size_t lens[] = {997, 998, 999, 1200};
 	char *in = malloc(1300);
 
 	(void)state;
@@ -406,8 +401,8 @@ static void
 test_raw_chunks_split_crlf(void **state)
 {
 	/* BDAT chunks of arbitrary sizes, CR and LF in different chunks. */
-	static const char *chunks[] = { "Subject: x\r", "\n\r", "\nbody\r",
-					"\n.\r", "\n" };
+	static const char *chunks[] = {"Subject: x\r", "\n\r", "\nbody\r",
+				       "\n.\r", "\n"};
 	struct smtp_data d;
 	struct pst_buf out;
 	bool done;
@@ -417,8 +412,7 @@ test_raw_chunks_split_crlf(void **state)
 	smtp_data_init(&d, SMTP_DATA_RAW, 1000);
 	for (size_t i = 0; i < 5; i++)
 		assert_int_equal(smtp_data_feed(&d, chunks[i],
-						strlen(chunks[i]), &out,
-						&done),
+						strlen(chunks[i]), &out, &done),
 				 strlen(chunks[i]));
 	assert_int_equal(smtp_data_finish(&d, &out), 0);
 	assert_string_equal(out.data, "Subject: x\r\n\r\nbody\r\n.\r\n");
@@ -438,8 +432,8 @@ struct model {
 };
 
 static void
-model_run(enum smtp_data_mode mode, size_t max_line, const char *in,
-	  size_t len, struct model *m)
+model_run(enum smtp_data_mode mode, size_t max_line, const char *in, size_t len,
+	  struct model *m)
 {
 	size_t pos = 0, limit;
 	bool after_crlf = true;
@@ -466,8 +460,7 @@ model_run(enum smtp_data_mode mode, size_t max_line, const char *in,
 			pos = end + 1;
 			break;
 		}
-		if (mode == SMTP_DATA_DOT && cend > cstart &&
-		    in[cstart] == '.')
+		if (mode == SMTP_DATA_DOT && cend > cstart && in[cstart] == '.')
 			cstart++;
 		for (size_t i = cstart; i < cend; i++) {
 			unsigned char c = (unsigned char)in[i];
@@ -498,7 +491,7 @@ model_run(enum smtp_data_mode mode, size_t max_line, const char *in,
 static void
 test_random_against_model(void **state)
 {
-	static const char alphabet[] = { '\r', '\n', '.', 'a', '\0', '\x80' };
+	static const char alphabet[] = {'\r', '\n', '.', 'a', '\0', '\x80'};
 	unsigned seed = 12345;
 	char in[64];
 
@@ -518,8 +511,8 @@ test_random_against_model(void **state)
 			in[i] = alphabet[k < 6 ? k : k % 4];
 		}
 		model_run(mode, max_line, in, len, &m);
-		run_decoder(mode, max_line, in, len, iter % 4,
-			    (unsigned)iter, true, &r);
+		run_decoder(mode, max_line, in, len, iter % 4, (unsigned)iter,
+			    true, &r);
 		if (r.done != m.done || r.consumed != m.consumed ||
 		    r.defects != m.defects || r.out.len != m.out.len ||
 		    (m.out.len > 0 &&
@@ -550,8 +543,8 @@ main(void)
 
 	/* One test per table row, so that TAP counts and names each. */
 	for (size_t i = 0; i < N_CASES; i++) {
-		struct CMUnitTest t = cmocka_unit_test_prestate(
-			test_case, (void *)&cases[i]);
+		struct CMUnitTest t =
+			cmocka_unit_test_prestate(test_case, (void *)&cases[i]);
 
 		t.name = cases[i].name;
 		tests[n++] = t;

@@ -23,40 +23,38 @@ struct fmt_case {
 };
 
 static const struct fmt_case fmt_cases[] = {
-	{ "greeting", 220, NULL, "mx.example.org ESMTP postern",
-	  "220 mx.example.org ESMTP postern\r\n" },
-	{ "single line", 250, "2.1.0", "Ok", "250 2.1.0 Ok\r\n" },
-	{ "multi-line EHLO", 250, NULL, "mx.example.org\nPIPELINING\n8BITMIME",
-	  "250-mx.example.org\r\n250-PIPELINING\r\n250 8BITMIME\r\n" },
-	{ "enhanced code on every line", 550, "5.7.1", "first\nsecond",
-	  "550-5.7.1 first\r\n550 5.7.1 second\r\n" },
-	{ "class mismatch fixed", 550, "2.0.0", "x", "550 5.0.0 x\r\n" },
-	{ "malformed enhanced fixed", 451, "4.3", "x", "451 4.0.0 x\r\n" },
-	{ "leading zero enhanced fixed", 250, "2.01.0", "x",
-	  "250 2.0.0 x\r\n" },
-	{ "too long enhanced fixed", 550, "5.1000.1", "x", "550 5.0.0 x\r\n" },
-	{ "widest enhanced kept", 550, "5.999.999", "x",
-	  "550 5.999.999 x\r\n" },
-	{ "3xx carries no enhanced", 354, "2.0.0",
-	  "End data with <CR><LF>.<CR><LF>",
-	  "354 End data with <CR><LF>.<CR><LF>\r\n" },
-	{ "empty enhanced is none", 421, "", "bye", "421 bye\r\n" },
-	{ "control chars replaced", 501, "5.5.2", "bad\rarg\x01\x7f",
-	  "501 5.5.2 bad?arg??\r\n" },
-	{ "8bit replaced", 250, NULL, "caf\xc3\xa9", "250 caf??\r\n" },
-	{ "tab replaced", 250, NULL, "a\tb", "250 a?b\r\n" },
-	{ "CRLF in text separates lines", 250, NULL, "a\r\nb",
-	  "250-a\r\n250 b\r\n" },
-	{ "trailing newline ignored", 250, NULL, "a\n", "250 a\r\n" },
-	{ "empty middle line", 250, NULL, "a\n\nb",
-	  "250-a\r\n250-\r\n250 b\r\n" },
-	{ "empty text", 250, NULL, "", "250\r\n" },
-	{ "NULL text", 250, NULL, NULL, "250\r\n" },
-	{ "empty text with enhanced", 250, "2.0.0", "", "250 2.0.0\r\n" },
-	{ "empty continuation with enhanced", 250, "2.0.0", "\nx",
-	  "250-2.0.0\r\n250 2.0.0 x\r\n" },
-	{ "injected reply stays text", 250, NULL, "ok\r\n554 fake",
-	  "250-ok\r\n250 554 fake\r\n" },
+	{"greeting", 220, NULL, "mx.example.org ESMTP postern",
+	 "220 mx.example.org ESMTP postern\r\n"},
+	{"single line", 250, "2.1.0", "Ok", "250 2.1.0 Ok\r\n"},
+	{"multi-line EHLO", 250, NULL, "mx.example.org\nPIPELINING\n8BITMIME",
+	 "250-mx.example.org\r\n250-PIPELINING\r\n250 8BITMIME\r\n"},
+	{"enhanced code on every line", 550, "5.7.1", "first\nsecond",
+	 "550-5.7.1 first\r\n550 5.7.1 second\r\n"},
+	{"class mismatch fixed", 550, "2.0.0", "x", "550 5.0.0 x\r\n"},
+	{"malformed enhanced fixed", 451, "4.3", "x", "451 4.0.0 x\r\n"},
+	{"leading zero enhanced fixed", 250, "2.01.0", "x", "250 2.0.0 x\r\n"},
+	{"too long enhanced fixed", 550, "5.1000.1", "x", "550 5.0.0 x\r\n"},
+	{"widest enhanced kept", 550, "5.999.999", "x", "550 5.999.999 x\r\n"},
+	{"3xx carries no enhanced", 354, "2.0.0",
+	 "End data with <CR><LF>.<CR><LF>",
+	 "354 End data with <CR><LF>.<CR><LF>\r\n"},
+	{"empty enhanced is none", 421, "", "bye", "421 bye\r\n"},
+	{"control chars replaced", 501, "5.5.2", "bad\rarg\x01\x7f",
+	 "501 5.5.2 bad?arg??\r\n"},
+	{"8bit replaced", 250, NULL, "caf\xc3\xa9", "250 caf??\r\n"},
+	{"tab replaced", 250, NULL, "a\tb", "250 a?b\r\n"},
+	{"CRLF in text separates lines", 250, NULL, "a\r\nb",
+	 "250-a\r\n250 b\r\n"},
+	{"trailing newline ignored", 250, NULL, "a\n", "250 a\r\n"},
+	{"empty middle line", 250, NULL, "a\n\nb",
+	 "250-a\r\n250-\r\n250 b\r\n"},
+	{"empty text", 250, NULL, "", "250\r\n"},
+	{"NULL text", 250, NULL, NULL, "250\r\n"},
+	{"empty text with enhanced", 250, "2.0.0", "", "250 2.0.0\r\n"},
+	{"empty continuation with enhanced", 250, "2.0.0", "\nx",
+	 "250-2.0.0\r\n250 2.0.0 x\r\n"},
+	{"injected reply stays text", 250, NULL, "ok\r\n554 fake",
+	 "250-ok\r\n250 554 fake\r\n"},
 };
 
 static void
@@ -66,8 +64,7 @@ test_fmt_case(void **state)
 	struct pst_buf out;
 
 	pst_buf_init(&out, 0);
-	assert_int_equal(smtp_reply_append(&out, c->code, c->enhanced,
-					   c->text),
+	assert_int_equal(smtp_reply_append(&out, c->code, c->enhanced, c->text),
 			 0);
 	assert_string_equal(out.data, c->want);
 	pst_buf_free(&out);
@@ -84,35 +81,33 @@ struct parse_case {
 };
 
 static const struct parse_case parse_cases[] = {
-	{ "parse final with enhanced", "250 2.1.0 Ok", 0, 250, true,
-	  "2.1.0 Ok", "2.1.0" },
-	{ "parse continuation", "250-PIPELINING", 0, 250, false, "PIPELINING",
-	  "" },
-	{ "parse code only", "250", 0, 250, true, "", "" },
-	{ "parse code and space", "250 ", 0, 250, true, "", "" },
-	{ "parse greeting", "220 mx ESMTP", 0, 220, true, "mx ESMTP", "" },
-	{ "parse enhanced alone", "550 5.7.1", 0, 550, true, "5.7.1",
-	  "5.7.1" },
-	{ "parse enhanced glued to text", "550 5.7.1x", 0, 550, true,
-	  "5.7.1x", "" },
-	{ "parse enhanced leading zero", "250 2.0.00 x", 0, 250, true,
-	  "2.0.00 x", "" },
-	{ "parse enhanced class 3", "250 3.0.0 x", 0, 250, true, "3.0.0 x",
-	  "" },
-	{ "parse enhanced other class", "250 5.0.0 x", 0, 250, true,
-	  "5.0.0 x", "5.0.0" },
-	{ "parse multi continuation enhanced", "451-4.3.0 try later", 0, 451,
-	  false, "4.3.0 try later", "4.3.0" },
-	{ "parse 599", "599 x", 0, 599, true, "x", "" },
-	{ "parse code 199", "199 x", -1, 0, false, NULL, NULL },
-	{ "parse code 600", "600 x", -1, 0, false, NULL, NULL },
-	{ "parse code 099", "099 x", -1, 0, false, NULL, NULL },
-	{ "parse two digits", "25", -1, 0, false, NULL, NULL },
-	{ "parse four digits", "2500 x", -1, 0, false, NULL, NULL },
-	{ "parse letters", "abc", -1, 0, false, NULL, NULL },
-	{ "parse bad separator", "250x", -1, 0, false, NULL, NULL },
-	{ "parse empty", "", -1, 0, false, NULL, NULL },
-	{ "parse digit letter", "2a0 x", -1, 0, false, NULL, NULL },
+	{"parse final with enhanced", "250 2.1.0 Ok", 0, 250, true, "2.1.0 Ok",
+	 "2.1.0"},
+	{"parse continuation", "250-PIPELINING", 0, 250, false, "PIPELINING",
+	 ""},
+	{"parse code only", "250", 0, 250, true, "", ""},
+	{"parse code and space", "250 ", 0, 250, true, "", ""},
+	{"parse greeting", "220 mx ESMTP", 0, 220, true, "mx ESMTP", ""},
+	{"parse enhanced alone", "550 5.7.1", 0, 550, true, "5.7.1", "5.7.1"},
+	{"parse enhanced glued to text", "550 5.7.1x", 0, 550, true, "5.7.1x",
+	 ""},
+	{"parse enhanced leading zero", "250 2.0.00 x", 0, 250, true,
+	 "2.0.00 x", ""},
+	{"parse enhanced class 3", "250 3.0.0 x", 0, 250, true, "3.0.0 x", ""},
+	{"parse enhanced other class", "250 5.0.0 x", 0, 250, true, "5.0.0 x",
+	 "5.0.0"},
+	{"parse multi continuation enhanced", "451-4.3.0 try later", 0, 451,
+	 false, "4.3.0 try later", "4.3.0"},
+	{"parse 599", "599 x", 0, 599, true, "x", ""},
+	{"parse code 199", "199 x", -1, 0, false, NULL, NULL},
+	{"parse code 600", "600 x", -1, 0, false, NULL, NULL},
+	{"parse code 099", "099 x", -1, 0, false, NULL, NULL},
+	{"parse two digits", "25", -1, 0, false, NULL, NULL},
+	{"parse four digits", "2500 x", -1, 0, false, NULL, NULL},
+	{"parse letters", "abc", -1, 0, false, NULL, NULL},
+	{"parse bad separator", "250x", -1, 0, false, NULL, NULL},
+	{"parse empty", "", -1, 0, false, NULL, NULL},
+	{"parse digit letter", "2a0 x", -1, 0, false, NULL, NULL},
 };
 
 static void
@@ -146,20 +141,20 @@ struct enh_case {
 };
 
 static const struct enh_case enh_cases[] = {
-	{ "enhanced 2.0.0", "2.0.0", true },
-	{ "enhanced 5.7.1", "5.7.1", true },
-	{ "enhanced 4.999.999", "4.999.999", true },
-	{ "enhanced 2.10.100", "2.10.100", true },
-	{ "enhanced class 3", "3.0.0", false },
-	{ "enhanced two parts", "2.0", false },
-	{ "enhanced empty part", "2..0", false },
-	{ "enhanced subject leading zero", "2.00.0", false },
-	{ "enhanced detail leading zero", "2.0.01", false },
-	{ "enhanced four digits", "2.1000.0", false },
-	{ "enhanced letter", "x.0.0", false },
-	{ "enhanced trailing space", "2.0.0 ", false },
-	{ "enhanced trailing dot", "2.0.0.", false },
-	{ "enhanced empty", "", false },
+	{"enhanced 2.0.0", "2.0.0", true},
+	{"enhanced 5.7.1", "5.7.1", true},
+	{"enhanced 4.999.999", "4.999.999", true},
+	{"enhanced 2.10.100", "2.10.100", true},
+	{"enhanced class 3", "3.0.0", false},
+	{"enhanced two parts", "2.0", false},
+	{"enhanced empty part", "2..0", false},
+	{"enhanced subject leading zero", "2.00.0", false},
+	{"enhanced detail leading zero", "2.0.01", false},
+	{"enhanced four digits", "2.1000.0", false},
+	{"enhanced letter", "x.0.0", false},
+	{"enhanced trailing space", "2.0.0 ", false},
+	{"enhanced trailing dot", "2.0.0.", false},
+	{"enhanced empty", "", false},
 };
 
 static void
@@ -212,9 +207,9 @@ test_limit_leaves_buffer(void **state)
 	pst_buf_init(&out, 30);
 	assert_int_equal(pst_buf_append_cstr(&out, "250 ok\r\n"), 0);
 	/* the second line would pass the limit: nothing of it stays */
-	assert_int_equal(smtp_reply_append(&out, 250, NULL,
-					   "first line\nsecond line"),
-			 -1);
+	assert_int_equal(
+		smtp_reply_append(&out, 250, NULL, "first line\nsecond line"),
+		-1);
 	assert_string_equal(out.data, "250 ok\r\n");
 	assert_int_equal(out.len, 8);
 	pst_buf_free(&out);
@@ -271,13 +266,12 @@ test_roundtrip(void **state)
 
 	(void)state;
 	pst_buf_init(&out, 0);
-	assert_int_equal(smtp_reply_append(&out, 452, "4.5.3",
-					   "Too many\nrecipients"),
-			 0);
+	assert_int_equal(
+		smtp_reply_append(&out, 452, "4.5.3", "Too many\nrecipients"),
+		0);
 	for (p = out.data; (eol = strstr(p, "\r\n")) != NULL; p = eol + 2) {
-		assert_int_equal(smtp_reply_parse_line(p, (size_t)(eol - p),
-						       &r),
-				 0);
+		assert_int_equal(
+			smtp_reply_parse_line(p, (size_t)(eol - p), &r), 0);
 		assert_int_equal(r.code, 452);
 		assert_int_equal(r.enhanced.len, 5);
 		assert_memory_equal(r.enhanced.p, "4.5.3", 5);
@@ -301,8 +295,8 @@ main(void)
 		cmocka_unit_test(test_appendf_long),
 		cmocka_unit_test(test_roundtrip),
 	};
-	struct CMUnitTest tests[N(fmt_cases) + N(parse_cases) + N(enh_cases) +
-				N(more)];
+	struct CMUnitTest
+		tests[N(fmt_cases) + N(parse_cases) + N(enh_cases) + N(more)];
 	size_t n = 0;
 
 	/* One test per table row, so that TAP counts and names each. */
