@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
 libevent-dev libssl-dev libcmocka-dev
-clang libclang-rt-14-dev
+clang clang-format libclang-rt-14-dev
 openssl ca-certificates python3 iproute2 util-linux procps
 postfix swaks"
 

@@ -71,8 +71,8 @@ drop_privileges(const char *user, const char **error_r)
 static void
 user_ids(const struct postern_settings *st, uid_t *uid_r, gid_t *gid_r)
 {
-	struct passwd *pw = (geteuid() == 0 && st->user) ? getpwnam(st->user)
-							 : NULL;
+	struct passwd *pw =
+		(geteuid() == 0 && st->user) ? getpwnam(st->user) : NULL;
 
 	*uid_r = pw ? pw->pw_uid : (uid_t)-1;
 	*gid_r = pw ? pw->pw_gid : (gid_t)-1;
@@ -234,7 +234,8 @@ main(int argc, char **argv)
 
 	if (settings_load(path, &st, &error) < 0 ||
 	    check_user(st, &error) < 0 ||
-	    (test_only && relay_new(st->arena, &st->relay, NULL, &error) == NULL)) {
+	    (test_only &&
+	     relay_new(st->arena, &st->relay, NULL, &error) == NULL)) {
 		fprintf(stderr, "posternd: %s\n", error);
 		settings_free(&st);
 		return 1;

@@ -38,7 +38,8 @@ server_listen_socket(const struct pst_sockaddr *addr, const char **error_r)
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
 	    (addr->u.sa.sa_family == AF_INET6 &&
-	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) <
+		     0) ||
 	    bind(fd, &addr->u.sa, addr->len) < 0 ||
 	    listen(fd, LISTEN_BACKLOG) < 0) {
 		*error_r = strerror(errno);
@@ -88,10 +89,11 @@ server_bind(struct server *server, const char **error_r)
 			w->listen_fds[j] = server_listen_socket(
 				&smtp->listen_addrs[j], &err);
 			if (w->listen_fds[j] < 0) {
-				pst_net_hostport_str(&smtp->listen_addrs[j].u.sa,
-						     where, sizeof(where));
-				snprintf(msg, sizeof(msg), "cannot listen on %s: %s",
-					 where, err);
+				pst_net_hostport_str(
+					&smtp->listen_addrs[j].u.sa, where,
+					sizeof(where));
+				snprintf(msg, sizeof(msg),
+					 "cannot listen on %s: %s", where, err);
 				*error_r = msg;
 				return -1;
 			}
@@ -104,7 +106,8 @@ static void
 server_refuse(evutil_socket_t fd, const char *reply)
 {
 	/* Best effort on a fresh socket: the reply fits the send buffer. */
-	ssize_t rc = send(fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT);
+	ssize_t rc =
+		send(fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT);
 
 	(void)rc;
 	evutil_closesocket(fd);
@@ -246,7 +249,8 @@ server_start(struct server *server, const char **error_r)
 	for (unsigned i = 0; i < server->nworkers; i++) {
 		struct worker *w = &server->workers[i];
 
-		w->stop_event = event_new(w->base, -1, 0, server_worker_stop, w);
+		w->stop_event =
+			event_new(w->base, -1, 0, server_worker_stop, w);
 		if (w->stop_event == NULL) {
 			*error_r = "out of memory";
 			return -1;

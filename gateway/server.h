@@ -32,8 +32,8 @@ struct worker {
 	struct event_base *base;
 	int *listen_fds; /* one per smtp.listen address; -1 once closed */
 	struct evconnlistener **listeners;
-	struct event *stop_event;    /* posted by the main thread */
-	struct event *deadline;      /* shutdown_timeout after stop */
+	struct event *stop_event;	/* posted by the main thread */
+	struct event *deadline;		/* shutdown_timeout after stop */
 	struct smtpd_session *sessions; /* doubly linked, for shutdown */
 	unsigned nsessions;
 	bool draining;

@@ -17,15 +17,19 @@
 #include "smtp_addr.h"
 #include "tls.h"
 
-#define SECONDS(n) ((uint64_t)(n) * 1000)
+#define SECONDS(n) ((uint64_t)(n)*1000)
 
 static const char *const vrfy_choices[] = { "252", "502", NULL };
 static const char *const bare_lf_choices[] = { "normalize", "reject", NULL };
 
 static const struct pst_conf_field tls_fields[] = {
-	{ .name = "cert", .type = PST_CONF_T_STRING, .required = true,
+	{ .name = "cert",
+	  .type = PST_CONF_T_STRING,
+	  .required = true,
 	  .offset = offsetof(struct smtpd_settings, tls_cert) },
-	{ .name = "key", .type = PST_CONF_T_STRING, .required = true,
+	{ .name = "key",
+	  .type = PST_CONF_T_STRING,
+	  .required = true,
 	  .offset = offsetof(struct smtpd_settings, tls_key) },
 	{ .name = NULL },
 };
@@ -37,14 +41,20 @@ settings_tls_block(struct pst_arena *arena, const struct pst_conf_node *node,
 	return pst_conf_bind(arena, node, tls_fields, obj, error_r);
 }
 
-#define SMTP_FIELD(n, t, lo, hi)                                   \
-	{ .name = #n, .type = PST_CONF_T_##t, .min = (lo), .max = (hi), \
-	  .offset = offsetof(struct smtpd_settings, n) }
+#define SMTP_FIELD(n, t, lo, hi)                                               \
+	{                                                                      \
+		.name = #n, .type = PST_CONF_T_##t, .min = (lo), .max = (hi),  \
+		.offset = offsetof(struct smtpd_settings, n)                   \
+	}
 
 static const struct pst_conf_field smtp_fields[] = {
-	{ .name = "listen", .type = PST_CONF_T_STRINGS, .required = true,
+	{ .name = "listen",
+	  .type = PST_CONF_T_STRINGS,
+	  .required = true,
 	  .offset = offsetof(struct smtpd_settings, listen) },
-	{ .name = "tls", .type = PST_CONF_T_BLOCK, .block = settings_tls_block },
+	{ .name = "tls",
+	  .type = PST_CONF_T_BLOCK,
+	  .block = settings_tls_block },
 	SMTP_FIELD(max_message_size, SIZE, 1024, (uint64_t)1 << 40),
 	SMTP_FIELD(max_recipients, UINT, 1, 100000),
 	SMTP_FIELD(max_command_line, SIZE, 512, 65536),
@@ -59,9 +69,12 @@ static const struct pst_conf_field smtp_fields[] = {
 	SMTP_FIELD(data_timeout, DURATION, 100, SECONDS(3600)),
 	SMTP_FIELD(tls_timeout, DURATION, 100, SECONDS(3600)),
 	SMTP_FIELD(shutdown_timeout, DURATION, 0, SECONDS(3600)),
-	{ .name = "vrfy", .type = PST_CONF_T_ENUM, .choices = vrfy_choices,
+	{ .name = "vrfy",
+	  .type = PST_CONF_T_ENUM,
+	  .choices = vrfy_choices,
 	  .offset = offsetof(struct smtpd_settings, vrfy) },
-	{ .name = "bare_lf", .type = PST_CONF_T_ENUM,
+	{ .name = "bare_lf",
+	  .type = PST_CONF_T_ENUM,
 	  .choices = bare_lf_choices,
 	  .offset = offsetof(struct smtpd_settings, bare_lf) },
 	{ .name = NULL },
@@ -86,17 +99,27 @@ settings_route_block(struct pst_arena *arena, const struct pst_conf_node *node,
 }
 
 static const struct pst_conf_field top_fields[] = {
-	{ .name = "hostname", .type = PST_CONF_T_STRING,
+	{ .name = "hostname",
+	  .type = PST_CONF_T_STRING,
 	  .offset = offsetof(struct postern_settings, hostname) },
-	{ .name = "user", .type = PST_CONF_T_STRING,
+	{ .name = "user",
+	  .type = PST_CONF_T_STRING,
 	  .offset = offsetof(struct postern_settings, user) },
-	{ .name = "threads", .type = PST_CONF_T_UINT, .min = 0, .max = 256,
+	{ .name = "threads",
+	  .type = PST_CONF_T_UINT,
+	  .min = 0,
+	  .max = 256,
 	  .offset = offsetof(struct postern_settings, threads) },
-	{ .name = "spool_dir", .type = PST_CONF_T_STRING,
+	{ .name = "spool_dir",
+	  .type = PST_CONF_T_STRING,
 	  .offset = offsetof(struct postern_settings, spool_dir) },
-	{ .name = "smtp", .type = PST_CONF_T_BLOCK, .required = true,
+	{ .name = "smtp",
+	  .type = PST_CONF_T_BLOCK,
+	  .required = true,
 	  .block = settings_smtp_block },
-	{ .name = "route", .type = PST_CONF_T_BLOCK, .repeatable = true,
+	{ .name = "route",
+	  .type = PST_CONF_T_BLOCK,
+	  .repeatable = true,
 	  .block = settings_route_block },
 	{ .name = NULL },
 };
@@ -169,10 +192,9 @@ settings_finish(struct postern_settings *s, const struct pst_conf_node *root,
 		s->hostname = pst_arena_strdup(arena, host);
 	}
 	if (!smtp_addr_domain_valid(pst_str_from_cstr(s->hostname), false)) {
-		*error_r = pst_conf_error(arena,
-					  settings_find(root, NULL, "hostname"),
-					  "hostname '%s' is not a valid domain",
-					  s->hostname);
+		*error_r = pst_conf_error(
+			arena, settings_find(root, NULL, "hostname"),
+			"hostname '%s' is not a valid domain", s->hostname);
 		return -1;
 	}
 	if (smtp->listen.n == 0) {
@@ -187,10 +209,9 @@ settings_finish(struct postern_settings *s, const struct pst_conf_node *root,
 	for (size_t i = 0; i < smtp->nlisten; i++) {
 		if (pst_net_parse_hostport(smtp->listen.v[i],
 					   &smtp->listen_addrs[i], &err) < 0) {
-			*error_r = pst_conf_error(arena,
-						  settings_find(root, "smtp", "listen"),
-						  "smtp.listen '%s': %s",
-						  smtp->listen.v[i], err);
+			*error_r = pst_conf_error(
+				arena, settings_find(root, "smtp", "listen"),
+				"smtp.listen '%s': %s", smtp->listen.v[i], err);
 			return -1;
 		}
 	}
@@ -200,11 +221,11 @@ settings_finish(struct postern_settings *s, const struct pst_conf_node *root,
 	for (size_t i = 0; i < smtp->ntrusted; i++) {
 		if (pst_cidr_parse(smtp->trusted_networks.v[i],
 				   &smtp->trusted[i], &err) < 0) {
-			*error_r = pst_conf_error(arena,
-						  settings_find(root, "smtp", "trusted_networks"),
-						  "smtp.trusted_networks '%s': %s",
-						  smtp->trusted_networks.v[i],
-						  err);
+			*error_r = pst_conf_error(
+				arena,
+				settings_find(root, "smtp", "trusted_networks"),
+				"smtp.trusted_networks '%s': %s",
+				smtp->trusted_networks.v[i], err);
 			return -1;
 		}
 	}
@@ -214,23 +235,23 @@ settings_finish(struct postern_settings *s, const struct pst_conf_node *root,
 		if (*d == '.')
 			d++;
 		if (!smtp_addr_domain_valid(pst_str_from_cstr(d), true)) {
-			*error_r = pst_conf_error(arena,
-						  settings_find(root, "smtp", "relay_domains"),
-						  "smtp.relay_domains '%s' is not a domain",
-						  smtp->relay_domains.v[i]);
+			*error_r = pst_conf_error(
+				arena,
+				settings_find(root, "smtp", "relay_domains"),
+				"smtp.relay_domains '%s' is not a domain",
+				smtp->relay_domains.v[i]);
 			return -1;
 		}
 	}
 	if (smtp->tls_cert != NULL) {
 		char errbuf[256];
 
-		smtp->tls_ctx = pst_tls_server_ctx(smtp->tls_cert, smtp->tls_key,
-						   errbuf, sizeof(errbuf));
+		smtp->tls_ctx = pst_tls_server_ctx(
+			smtp->tls_cert, smtp->tls_key, errbuf, sizeof(errbuf));
 		if (smtp->tls_ctx == NULL) {
-			*error_r = pst_conf_error(arena,
-						  settings_find(root, "smtp", "tls"),
-						  "smtp.tls: %s",
-						  errbuf);
+			*error_r = pst_conf_error(
+				arena, settings_find(root, "smtp", "tls"),
+				"smtp.tls: %s", errbuf);
 			return -1;
 		}
 		if (pst_arena_cleanup_add(arena, tls_ctx_cleanup,
@@ -242,15 +263,15 @@ settings_finish(struct postern_settings *s, const struct pst_conf_node *root,
 		}
 	}
 	if (s->relay.nroutes == 0) {
-		*error_r = pst_conf_error(arena, root,
-					  "no route: add `route default { upstream = \"maildir:/var/lib/postern/mail\"; }`");
+		*error_r = pst_conf_error(
+			arena, root,
+			"no route: add `route default { upstream = \"maildir:/var/lib/postern/mail\"; }`");
 		return -1;
 	}
 	if (access(s->spool_dir, F_OK) < 0) {
-		*error_r = pst_conf_error(arena,
-					  settings_find(root, NULL, "spool_dir"),
-					  "spool_dir '%s': %s",
-					  s->spool_dir, strerror(errno));
+		*error_r = pst_conf_error(
+			arena, settings_find(root, NULL, "spool_dir"),
+			"spool_dir '%s': %s", s->spool_dir, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -310,10 +331,11 @@ settings_relay_domain(const struct smtpd_settings *smtp, struct pst_str domain)
 		if (d.len > 0 && d.p[0] == '.') {
 			/* ".example.org": any subdomain, not the parent */
 			if (domain.len > d.len &&
-			    pst_str_caseeq((struct pst_str){
-						   domain.p + domain.len - d.len,
-						   d.len },
-					   d))
+			    pst_str_caseeq(
+				    (struct pst_str){ domain.p + domain.len -
+							      d.len,
+						      d.len },
+				    d))
 				return true;
 		} else if (pst_str_caseeq(domain, d)) {
 			return true;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -87,7 +88,8 @@ smtpd_session_start(struct worker *worker, evutil_socket_t fd,
 	pst_buf_init(&s->line, 4096);
 	pst_buf_init(&s->content, 0);
 
-	s->bev = bufferevent_socket_new(worker->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	s->bev =
+		bufferevent_socket_new(worker->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (s->bev == NULL) {
 		limits_leave(worker->server->limits, peer);
 		evutil_closesocket(fd);
@@ -130,8 +132,8 @@ smtpd_log_disconnect(struct smtpd_session *s)
 			lower[i] = (char)(name[i] | 0x20);
 		lower[i] = '\0';
 		if (s->verb_ok[v] == s->verb_count[v])
-			n = snprintf(counts + off, sizeof(counts) - off, " %s=%u",
-				     lower, s->verb_count[v]);
+			n = snprintf(counts + off, sizeof(counts) - off,
+				     " %s=%u", lower, s->verb_count[v]);
 		else
 			n = snprintf(counts + off, sizeof(counts) - off,
 				     " %s=%u/%u", lower, s->verb_ok[v],
@@ -200,7 +202,6 @@ smtpd_session_close(struct smtpd_session *s)
 }
 
 /* The relay answered for a session whose client has gone. */
-void smtpd_session_reap(struct smtpd_session *s);
 void
 smtpd_session_reap(struct smtpd_session *s)
 {
@@ -254,6 +255,23 @@ smtpd_txn_end(struct smtpd_session *s)
 	}
 }
 
+/* The longest command line allowed for the line at the start of in:
+ * RFC 3461 section 4 lets MAIL and RCPT grow by 500 octets for the DSN
+ * parameters (ENVID, ORCPT), which posternd offers. */
+static size_t
+smtpd_line_limit(const struct smtpd_session *s, struct evbuffer *in)
+{
+	size_t limit = smtpd_settings(s)->smtp.max_command_line;
+	char verb[5];
+
+	if (s->esmtp && evbuffer_copyout(in, verb, sizeof(verb)) == 5 &&
+	    (verb[4] == ' ' || verb[4] == ':') &&
+	    (strncasecmp(verb, "MAIL", 4) == 0 ||
+	     strncasecmp(verb, "RCPT", 4) == 0))
+		limit += 500;
+	return limit;
+}
+
 /* Read and dispatch complete command lines; hand content to the DATA and
  * BDAT readers.  Returns when more input is needed or the session waits
  * for something else (relay, TLS, close). */
@@ -264,6 +282,7 @@ smtpd_process_input(struct smtpd_session *s)
 	struct evbuffer *in;
 
 	for (;;) {
+		size_t limit;
 		struct evbuffer_ptr eol;
 		size_t eol_len = 0, line_len;
 		char *line;
@@ -277,11 +296,12 @@ smtpd_process_input(struct smtpd_session *s)
 		if (s->state != SMTPD_CMD)
 			return;
 		in = bufferevent_get_input(s->bev);
+		limit = smtpd_line_limit(s, in);
 		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
 		if (eol.pos < 0) {
 			size_t have = evbuffer_get_length(in);
 
-			if (have >= smtp->max_command_line) {
+			if (have >= limit) {
 				/* Too long already: discard up to its end. */
 				evbuffer_drain(in, have);
 				if (!s->skipping_line) {
@@ -294,7 +314,7 @@ smtpd_process_input(struct smtpd_session *s)
 			return;
 		}
 		line_len = (size_t)eol.pos; /* without the LF */
-		if (s->skipping_line || line_len + 1 > smtp->max_command_line) {
+		if (s->skipping_line || line_len + 1 > limit) {
 			evbuffer_drain(in, line_len + 1);
 			if (!s->skipping_line) {
 				s->verb_count[SMTP_VERB_UNKNOWN]++;
@@ -303,7 +323,8 @@ smtpd_process_input(struct smtpd_session *s)
 			}
 			s->skipping_line = false;
 		} else {
-			line = (char *)evbuffer_pullup(in, (ev_ssize_t)line_len + 1);
+			line = (char *)evbuffer_pullup(
+				in, (ev_ssize_t)line_len + 1);
 			if (line_len > 0 && line[line_len - 1] == '\r')
 				line_len--;
 			smtpd_cmd_dispatch(s, line, line_len);
@@ -314,7 +335,8 @@ smtpd_process_input(struct smtpd_session *s)
 		if (s->bev == NULL)
 			return;
 		if (s->state == SMTPD_CMD && s->errors >= smtp->max_errors) {
-			smtpd_reply(s, 421, "4.7.0", "%s Error: too many errors",
+			smtpd_reply(s, 421, "4.7.0",
+				    "%s Error: too many errors",
 				    smtpd_settings(s)->hostname);
 			smtpd_close_after_reply(s);
 			return;
@@ -430,8 +452,8 @@ smtpd_event_cb(struct bufferevent *bev, short what, void *arg)
 		pst_log(PST_LOG_INFO, "smtpd", "timeout%s from unknown[%s]",
 			when, s->addr);
 	else if (s->state != SMTPD_CLOSING)
-		pst_log(PST_LOG_INFO, "smtpd", "lost connection%s from unknown[%s]",
-			when, s->addr);
+		pst_log(PST_LOG_INFO, "smtpd",
+			"lost connection%s from unknown[%s]", when, s->addr);
 	if (s->has_txn && s->state != SMTPD_RELAY_WAIT)
 		smtpd_txn_end(s);
 	smtpd_session_close(s);
@@ -451,9 +473,9 @@ smtpd_starttls(struct smtpd_session *s)
 	 * sent in clear and must not be read as if it came through TLS. */
 	evbuffer_drain(in, evbuffer_get_length(in));
 	bufferevent_set_timeouts(s->bev, NULL, NULL);
-	tls_bev = bufferevent_openssl_filter_new(
-		s->worker->base, s->bev, ssl, BUFFEREVENT_SSL_ACCEPTING,
-		BEV_OPT_CLOSE_ON_FREE);
+	tls_bev = bufferevent_openssl_filter_new(s->worker->base, s->bev, ssl,
+						 BUFFEREVENT_SSL_ACCEPTING,
+						 BEV_OPT_CLOSE_ON_FREE);
 	if (tls_bev == NULL) {
 		SSL_free(ssl);
 		return -1;

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
 
 #include "arena.h"
 #include "log.h"
@@ -23,8 +25,7 @@ static unsigned
 smtpd_extensions(const struct smtpd_session *s)
 {
 	unsigned ext = SMTP_EXT_SIZE | SMTP_EXT_8BITMIME | SMTP_EXT_SMTPUTF8 |
-		       SMTP_EXT_DSN | SMTP_EXT_CHUNKING |
-		       SMTP_EXT_LENIENT_PATH;
+		       SMTP_EXT_DSN | SMTP_EXT_CHUNKING | SMTP_EXT_LENIENT_PATH;
 
 	return s->esmtp ? ext : SMTP_EXT_LENIENT_PATH;
 }
@@ -49,10 +50,9 @@ smtpd_new_qid(char qid[SMTPD_QID_LEN + 1])
 
 /* Reply with an error and log it the way Postfix does, so the same grep
  * finds refused mail. */
-static void
-smtpd_reject(struct smtpd_session *s, const char *verb, unsigned code,
-	     const char *enhanced, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+static void smtpd_reject(struct smtpd_session *s, const char *verb,
+			 unsigned code, const char *enhanced, const char *fmt,
+			 ...) __attribute__((format(printf, 5, 6)));
 
 static void
 smtpd_reject(struct smtpd_session *s, const char *verb, unsigned code,
@@ -172,9 +172,9 @@ smtpd_cmd_mail(struct smtpd_session *s, const struct smtp_cmd *cmd)
 	t->from = pst_arena_strndup(t->arena, pst_buf_view(&addr).p, addr.len);
 	pst_buf_free(&addr);
 	t->mail = cmd->mail;
-	t->mail.envid.p = pst_arena_strndup(t->arena, cmd->mail.envid.p ?
-					    cmd->mail.envid.p : "",
-					    cmd->mail.envid.len);
+	t->mail.envid.p = pst_arena_strndup(
+		t->arena, cmd->mail.envid.p ? cmd->mail.envid.p : "",
+		cmd->mail.envid.len);
 	if (t->from == NULL || t->mail.envid.p == NULL) {
 		smtpd_txn_end(s);
 		smtpd_reply(s, 451, "4.3.0", "Error: out of memory");
@@ -211,14 +211,109 @@ smtpd_rcpt_allowed(const struct smtpd_session *s, const struct smtp_addr *a)
 	return settings_relay_domain(&smtpd_settings(s)->smtp, a->domain);
 }
 
+void
+smtpd_relay_msg(struct smtpd_session *s, struct relay_msg *msg,
+		struct relay_client *client)
+{
+	const struct smtpd_txn *t = &s->txn;
+
+	memset(client, 0, sizeof(*client));
+	client->addr = s->addr;
+	client->port = pst_net_port(&s->peer.u.sa);
+	client->name = "unknown";
+	client->helo = s->helo;
+	client->proto = s->esmtp ? "ESMTP" : "SMTP";
+	client->tls = s->tls;
+	memset(msg, 0, sizeof(*msg));
+	msg->qid = t->qid;
+	msg->client = client;
+	msg->from = t->from;
+	msg->rcpts = t->rcpts;
+	msg->nrcpt = t->nrcpt;
+	msg->body = t->mail.body;
+	msg->smtputf8 = t->mail.smtputf8;
+	msg->ret = t->mail.ret;
+	msg->envid = t->mail.envid.len ? t->mail.envid.p : NULL;
+}
+
+/* Add the pending recipient to the transaction and say so. */
+static void
+smtpd_rcpt_commit(struct smtpd_session *s)
+{
+	struct smtpd_txn *t = &s->txn;
+
+	if (t->nrcpt == t->rcpt_cap) {
+		size_t cap = t->rcpt_cap ? t->rcpt_cap * 2 : 8;
+		struct relay_rcpt *v =
+			pst_arena_calloc(t->arena, cap, sizeof(*v));
+
+		if (v == NULL) {
+			smtpd_reply(s, 451, "4.3.0", "Error: out of memory");
+			return;
+		}
+		if (t->nrcpt > 0)
+			memcpy(v, t->rcpts, t->nrcpt * sizeof(*v));
+		t->rcpts = v;
+		t->rcpt_cap = cap;
+	}
+	t->rcpts[t->nrcpt++] = t->pending;
+	t->route = t->pending_route;
+	smtpd_reply(s, 250, "2.1.5", "Ok");
+}
+
+/* The upstream's verdict on the pending recipient. */
+static void
+smtpd_rcpt_verified(void *arg, const struct relay_reply *reply)
+{
+	struct smtpd_session *s = arg;
+
+	if (s->gone) {
+		smtpd_txn_end(s);
+		smtpd_session_reap(s);
+		return;
+	}
+	s->state = SMTPD_CMD;
+	if (reply->code >= 200 && reply->code < 300) {
+		smtpd_rcpt_commit(s);
+	} else {
+		s->verb_ok[SMTP_VERB_RCPT]--; /* counted when dispatched */
+		smtpd_reject(s, "RCPT", reply->code, reply->enhanced, "%s",
+			     reply->text);
+	}
+	bufferevent_enable(s->bev, EV_READ);
+	smtpd_process_input(s);
+}
+
+/* Ask the route's upstream about the pending recipient; the reply waits
+ * for its answer (pipelined commands stay in the input buffer). */
+static void
+smtpd_rcpt_verify(struct smtpd_session *s)
+{
+	struct smtpd_txn *t = &s->txn;
+	struct relay_client client;
+	struct relay_msg msg;
+
+	smtpd_relay_msg(s, &msg, &client);
+	s->state = SMTPD_RELAY_WAIT;
+	bufferevent_disable(s->bev, EV_READ);
+	if (relay_verify(s->worker->server->relay, s->worker->base,
+			 t->pending_route, &msg, &t->pending,
+			 smtpd_rcpt_verified, s) < 0) {
+		s->state = SMTPD_CMD;
+		bufferevent_enable(s->bev, EV_READ);
+		smtpd_reply(s, 451, "4.4.1",
+			    "Error: cannot verify the recipient now");
+	}
+}
+
 static void
 smtpd_cmd_rcpt(struct smtpd_session *s, const struct smtp_cmd *cmd)
 {
 	const struct postern_settings *st = smtpd_settings(s);
 	struct smtpd_txn *t = &s->txn;
 	const struct relay_route *route;
-	struct relay_rcpt *r;
 	struct pst_buf addr;
+	unsigned max;
 	char *text;
 
 	if (!s->has_txn) {
@@ -265,7 +360,8 @@ smtpd_cmd_rcpt(struct smtpd_session *s, const struct smtp_cmd *cmd)
 		 * in another transaction (RFC 5321 4.5.3.1.10). */
 		smtpd_reply(s, 452, "4.5.3",
 			    "<%s>: Too many recipients for this transaction, "
-			    "send the rest separately", text);
+			    "send the rest separately",
+			    text);
 		return;
 	}
 	for (size_t i = 0; i < t->nrcpt; i++) {
@@ -274,30 +370,27 @@ smtpd_cmd_rcpt(struct smtpd_session *s, const struct smtp_cmd *cmd)
 			return; /* a duplicate is delivered once */
 		}
 	}
-	if (t->nrcpt == t->rcpt_cap) {
-		size_t cap = t->rcpt_cap ? t->rcpt_cap * 2 : 8;
-		struct relay_rcpt *v = pst_arena_calloc(t->arena, cap,
-							sizeof(*v));
-
-		if (v == NULL) {
-			smtpd_reply(s, 451, "4.3.0", "Error: out of memory");
-			return;
-		}
-		if (t->nrcpt > 0)
-			memcpy(v, t->rcpts, t->nrcpt * sizeof(*v));
-		t->rcpts = v;
-		t->rcpt_cap = cap;
+	max = relay_route_max_rcpt(route);
+	if (max != 0 && t->nrcpt >= max) {
+		smtpd_reply(s, 452, "4.5.3",
+			    "<%s>: Too many recipients for this transaction, "
+			    "send it separately",
+			    text);
+		return;
 	}
-	r = &t->rcpts[t->nrcpt];
-	r->addr = text;
-	r->notify = cmd->rcpt.notify;
-	r->orcpt = cmd->rcpt.orcpt.len
-			   ? pst_arena_strndup(t->arena, cmd->rcpt.orcpt.p,
-					       cmd->rcpt.orcpt.len)
-			   : NULL;
-	t->nrcpt++;
-	t->route = route;
-	smtpd_reply(s, 250, "2.1.5", "Ok");
+	t->pending.addr = text;
+	t->pending.notify = cmd->rcpt.notify;
+	t->pending.orcpt =
+		cmd->rcpt.orcpt.len
+			? pst_arena_strndup(t->arena, cmd->rcpt.orcpt.p,
+					    cmd->rcpt.orcpt.len)
+			: NULL;
+	t->pending_route = route;
+	if (relay_route_verifies(route)) {
+		smtpd_rcpt_verify(s);
+		return;
+	}
+	smtpd_rcpt_commit(s);
 }
 
 static void

@@ -23,8 +23,6 @@
 /* Decoded bytes collected before one spool write. */
 #define SMTPD_CONTENT_BATCH (64 * 1024)
 
-void smtpd_session_reap(struct smtpd_session *s);
-
 static const char *
 smtpd_protocol(const struct smtpd_session *s)
 {
@@ -88,8 +86,8 @@ smtpd_data_begin(struct smtpd_session *s, bool bdat)
 		       st->smtp.max_text_line);
 	pst_buf_reset(&s->content);
 	if (smtpd_received(s, &s->content) < 0 ||
-	    pst_spool_write(s->spool, s->content.data, s->content.len,
-			    &error) < 0) {
+	    pst_spool_write(s->spool, s->content.data, s->content.len, &error) <
+		    0) {
 		pst_log(PST_LOG_ERR, "smtpd", "%s: spool: %s", t->qid,
 			error ? error : "out of memory");
 		return -1;
@@ -123,8 +121,8 @@ smtpd_content_flush(struct smtpd_session *s)
 
 	if (s->content.len == 0)
 		return 0;
-	if (pst_spool_write(s->spool, s->content.data, s->content.len,
-			    &error) < 0) {
+	if (pst_spool_write(s->spool, s->content.data, s->content.len, &error) <
+	    0) {
 		pst_log(PST_LOG_ERR, "smtpd", "%s: spool: %s", s->txn.qid,
 			error);
 		return -1;
@@ -163,8 +161,7 @@ smtpd_feed(struct smtpd_session *s, size_t max, bool *done_r)
 		t->too_big = true;
 		pst_buf_reset(&s->content);
 	}
-	if (s->content.len >= SMTPD_CONTENT_BATCH &&
-	    smtpd_content_flush(s) < 0)
+	if (s->content.len >= SMTPD_CONTENT_BATCH && smtpd_content_flush(s) < 0)
 		return -1;
 	return (ssize_t)used;
 }
@@ -195,6 +192,7 @@ smtpd_message_end(struct smtpd_session *s)
 {
 	struct smtpd_txn *t = &s->txn;
 	struct relay_msg msg;
+	struct relay_client client;
 	const char *error = NULL;
 
 	s->state = SMTPD_CMD;
@@ -204,17 +202,18 @@ smtpd_message_end(struct smtpd_session *s)
 			"%s: reject: END-OF-MESSAGE from unknown[%s]: 552 5.3.4 "
 			"Message size exceeds fixed limit",
 			t->qid, s->addr);
-		smtpd_reply(s, 552, "5.3.4", "Message size exceeds fixed limit");
+		smtpd_reply(s, 552, "5.3.4",
+			    "Message size exceeds fixed limit");
 		smtpd_txn_end(s);
 		return;
 	}
 	if (smtpd_content_refused(s)) {
 		unsigned d = t->decoder.defects;
-		const char *why = (d & SMTP_DATA_F_BARE_CR)
-					  ? "bare CR in message content"
-				  : (d & SMTP_DATA_F_LONG_LINE)
-					  ? "text line too long (RFC 5322 2.1.1)"
-					  : "bare LF line ending (RFC 5321 2.3.8)";
+		const char *why =
+			(d & SMTP_DATA_F_BARE_CR) ? "bare CR in message content"
+			: (d & SMTP_DATA_F_LONG_LINE)
+				? "text line too long (RFC 5322 2.1.1)"
+				: "bare LF line ending (RFC 5321 2.3.8)";
 
 		pst_log(PST_LOG_INFO, "smtpd",
 			"%s: reject: END-OF-MESSAGE from unknown[%s]: 550 5.6.0 "
@@ -230,19 +229,11 @@ smtpd_message_end(struct smtpd_session *s)
 		smtpd_txn_end(s);
 		return;
 	}
-	memset(&msg, 0, sizeof(msg));
-	msg.qid = t->qid;
-	msg.from = t->from;
-	msg.rcpts = t->rcpts;
-	msg.nrcpt = t->nrcpt;
-	msg.body = t->mail.body;
-	msg.smtputf8 = t->mail.smtputf8;
-	msg.ret = t->mail.ret;
-	msg.envid = t->mail.envid.len ? t->mail.envid.p : NULL;
+	smtpd_relay_msg(s, &msg, &client);
 	msg.spool = s->spool;
 	pst_log(PST_LOG_INFO, "smtpd", "%s: from=<%s>, size=%llu, nrcpt=%zu",
-		t->qid, t->from,
-		(unsigned long long)pst_spool_size(s->spool), t->nrcpt);
+		t->qid, t->from, (unsigned long long)pst_spool_size(s->spool),
+		t->nrcpt);
 	s->state = SMTPD_RELAY_WAIT;
 	bufferevent_disable(s->bev, EV_READ);
 	if (relay_submit(s->worker->server->relay, s->worker->base, t->route,
@@ -312,8 +303,8 @@ smtpd_bdat_chunk(struct smtpd_session *s, uint64_t size, bool last)
 	t->bdat_last = last;
 	if (!t->failed) {
 		const char *why =
-			!s->esmtp       ? "5.5.1 Error: BDAT needs EHLO (CHUNKING)"
-			: !s->has_txn   ? "5.5.1 Error: need MAIL command"
+			!s->esmtp ? "5.5.1 Error: BDAT needs EHLO (CHUNKING)"
+			: !s->has_txn	? "5.5.1 Error: need MAIL command"
 			: t->nrcpt == 0 ? "5.5.1 Error: need RCPT command"
 					: NULL;
 
@@ -324,7 +315,8 @@ smtpd_bdat_chunk(struct smtpd_session *s, uint64_t size, bool last)
 		} else if (!t->in_data && smtpd_data_begin(s, true) < 0) {
 			t->failed = true;
 			t->failed_code = 451;
-			t->failed_text = "4.3.0 Error: cannot spool the message";
+			t->failed_text =
+				"4.3.0 Error: cannot spool the message";
 		}
 	}
 	s->state = SMTPD_BDAT;

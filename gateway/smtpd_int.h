@@ -25,12 +25,12 @@
 #define SMTPD_QID_LEN 12
 
 enum smtpd_state {
-	SMTPD_CMD,        /* reading commands */
-	SMTPD_DATA,       /* reading DATA content */
-	SMTPD_BDAT,       /* reading a BDAT chunk */
+	SMTPD_CMD,	  /* reading commands */
+	SMTPD_DATA,	  /* reading DATA content */
+	SMTPD_BDAT,	  /* reading a BDAT chunk */
 	SMTPD_RELAY_WAIT, /* message handed to the relay; not reading */
-	SMTPD_TLS,        /* STARTTLS handshake in progress */
-	SMTPD_CLOSING,    /* flushing the last reply, then close */
+	SMTPD_TLS,	  /* STARTTLS handshake in progress */
+	SMTPD_CLOSING,	  /* flushing the last reply, then close */
 };
 
 struct smtpd_txn {
@@ -42,10 +42,13 @@ struct smtpd_txn {
 	size_t nrcpt, rcpt_cap;
 	const struct relay_route *route;
 	struct timespec started;
+	/* RCPT waiting for the upstream's verdict (verify_recipients) */
+	struct relay_rcpt pending;
+	const struct relay_route *pending_route;
 	/* message content */
-	bool in_data;   /* DATA or the first BDAT seen */
-	bool bdat;      /* content came by BDAT */
-	bool failed;    /* BDAT chunk refused: the rest is discarded */
+	bool in_data; /* DATA or the first BDAT seen */
+	bool bdat;    /* content came by BDAT */
+	bool failed;  /* BDAT chunk refused: the rest is discarded */
 	unsigned failed_code;
 	const char *failed_text;
 	uint64_t bdat_size; /* of the current chunk, as the client said */
@@ -54,7 +57,7 @@ struct smtpd_txn {
 	bool too_big;
 	struct smtp_data decoder;
 	struct pst_spool *spool; /* owned by the session, reused */
-	uint64_t header_len;     /* our Received: bytes in the spool */
+	uint64_t header_len;	 /* our Received: bytes in the spool */
 };
 
 struct smtpd_session {
@@ -69,14 +72,14 @@ struct smtpd_session {
 	bool helo_seen;
 	bool tls;
 	bool skipping_line; /* discarding the rest of an over-long line */
-	bool draining;      /* server shutting down: close after this txn */
-	bool gone;          /* client went away while the relay works */
+	bool draining;	    /* server shutting down: close after this txn */
+	bool gone;	    /* client went away while the relay works */
 	unsigned errors;
 	char helo[SMTPD_HELO_MAX + 1];
 	char tls_info[128];
 	struct smtpd_txn txn;
 	bool has_txn;
-	struct pst_buf line;    /* reply being built */
+	struct pst_buf line;	/* reply being built */
 	struct pst_buf content; /* decoded DATA bytes on their way to spool */
 	struct pst_spool *spool;
 	unsigned verb_count[SMTP_VERB__COUNT];
@@ -100,6 +103,14 @@ void smtpd_txn_end(struct smtpd_session *s);
 
 /* smtpd_cmd.c */
 void smtpd_cmd_dispatch(struct smtpd_session *s, const char *line, size_t len);
+
+/* smtpd_cmd.c: the envelope as the relay wants it; client is filled too
+ * and must outlive msg. */
+void smtpd_relay_msg(struct smtpd_session *s, struct relay_msg *msg,
+		     struct relay_client *client);
+
+/* smtpd.c */
+void smtpd_session_reap(struct smtpd_session *s);
 
 /* smtpd_data.c */
 int smtpd_data_begin(struct smtpd_session *s, bool bdat);

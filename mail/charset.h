@@ -21,8 +21,24 @@ enum charset_defect {
 
 struct charset_conv;
 
-/* A converter from charset (a MIME charset name, any case; NULL or "" =
- * us-ascii) to UTF-8.  NULL only when out of memory. */
+/*
+ * A converter from charset (a MIME charset name, any case; NULL or "" =
+ * us-ascii) to UTF-8.  NULL only when out of memory.
+ *
+ * Names are read as mail clients read them (the WHATWG Encoding Standard
+ * that Thunderbird follows): utf8 is UTF-8; iso-8859-1/latin1 are
+ * windows-1252; gb2312/gbk are GB18030; shift_jis is windows-31j (CP932);
+ * euc-kr/ks_c_5601-1987 are CP949; iso-8859-8-i is ISO-8859-8; UTF-7 is
+ * converted (clients do; a rule must see the text, not "+ADw-").
+ * us-ascii, which real mail puts on 8-bit text all the time: each 8-bit
+ * sequence that is valid UTF-8 is kept as UTF-8, any other 8-bit byte is
+ * read as windows-1252, and either sets CHARSET_D_INVALID.  Only the
+ * charsets mail uses reach iconv (the list is in charset.c): x-unknown,
+ * unknown-8bit and any other name are UTF-8 with invalid bytes replaced,
+ * CHARSET_D_UNKNOWN.
+ * In UTF-8 an ill-formed sequence becomes one U+FFFD per maximal subpart
+ * (as Python and browsers do); through iconv, one U+FFFD per byte skipped.
+ */
 struct charset_conv *charset_conv_new(const char *charset);
 void charset_conv_free(struct charset_conv **conv_p);
 

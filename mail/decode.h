@@ -28,6 +28,28 @@ enum mime_encoding {
 	MIME_ENC_UNKNOWN,  /* an unknown token: passed through as is */
 };
 
+/*
+ * What the decoders make of what real mail contains (as Thunderbird and
+ * Python's email package show it to the recipient, where they agree):
+ * - base64: CR, LF, SP and HTAB are skipped; other bytes outside the
+ *   alphabet are skipped too (B64_GARBAGE); decoding goes on after '='
+ *   padding (B64_PADDING: concatenated blocks; Thunderbird goes on,
+ *   Python 3.11 stops); a partial quartet at the end yields the whole
+ *   bytes it holds (B64_TRUNCATED).
+ * - quoted-printable: "=XX" in either case; '=' before LF or CRLF is a
+ *   soft break, and so is '=' at the very end of the input; a bad escape
+ *   is literal (QP_BAD_ESCAPE; "==" is one '=', as in Python).  Trailing
+ *   blanks are kept and "= " before a line break is literal, as both
+ *   clients do (RFC 2045 would delete them).  Line breaks stay as they
+ *   are.
+ * - uuencode: body lines; "begin " lines are skipped, an "end" line ends
+ *   the data (later lines are ignored until another "begin ").  A line
+ *   cut short has its last group completed with zeros (stripped trailing
+ *   blanks) and UU_BAD_LINE set.  decoder_finish() sets UU_NO_END when no
+ *   "end" line was fed.
+ * - 7bit, 8bit, binary, unknown: copied.
+ */
+
 /* Defects found while decoding (struct decoder.defects). */
 enum decode_defect {
 	DECODE_D_B64_GARBAGE = 1u << 0,   /* bytes outside the alphabet */

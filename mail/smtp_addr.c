@@ -116,7 +116,7 @@ take_utf8(struct cursor *c)
 static inline struct pst_str
 view(const struct cursor *c, size_t start)
 {
-	return (struct pst_str){(const char *)c->s + start, c->pos - start};
+	return (struct pst_str){ (const char *)c->s + start, c->pos - start };
 }
 
 /* Dot-string = Atom *("." Atom), Atom = 1*atext (RFC 6531: plus UTF-8). */
@@ -452,7 +452,7 @@ smtp_addr_parse(const char *s, size_t len, unsigned opts,
 		.end = s != NULL ? len : 0,
 		.opts = opts,
 	};
-	struct smtp_addr addr = {.local = {"", 0}, .domain = {"", 0}};
+	struct smtp_addr addr = { .local = { "", 0 }, .domain = { "", 0 } };
 	size_t path_len;
 
 	if (parse_path(&c, &addr) < 0) {

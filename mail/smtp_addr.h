@@ -23,29 +23,29 @@
 
 /* What the parser found (smtp_addr.flags). */
 enum smtp_addr_flag {
-	SMTP_ADDR_F_NULL = 1u << 0,         /* <> */
-	SMTP_ADDR_F_POSTMASTER = 1u << 1,   /* <postmaster>, no domain */
-	SMTP_ADDR_F_QUOTED = 1u << 2,       /* quoted-string local part */
-	SMTP_ADDR_F_IPLITERAL = 1u << 3,    /* domain is [192.0.2.1] / [IPv6:..] */
-	SMTP_ADDR_F_UTF8 = 1u << 4,         /* non-ASCII in local part or domain */
+	SMTP_ADDR_F_NULL = 1u << 0,	  /* <> */
+	SMTP_ADDR_F_POSTMASTER = 1u << 1, /* <postmaster>, no domain */
+	SMTP_ADDR_F_QUOTED = 1u << 2,	  /* quoted-string local part */
+	SMTP_ADDR_F_IPLITERAL = 1u << 3, /* domain is [192.0.2.1] / [IPv6:..] */
+	SMTP_ADDR_F_UTF8 = 1u << 4,	 /* non-ASCII in local part or domain */
 	SMTP_ADDR_F_SOURCE_ROUTE = 1u << 5, /* @a,@b: was present and dropped */
-	SMTP_ADDR_F_ROUTING = 1u << 6,      /* % ! or @ inside the local part:
+	SMTP_ADDR_F_ROUTING = 1u << 6,	    /* % ! or @ inside the local part:
 					     * old routing hacks, never relay */
 	SMTP_ADDR_F_NO_BRACKETS = 1u << 7,  /* lenient: path without < > */
 };
 
 /* What the caller allows (opts of smtp_addr_parse). */
 enum smtp_addr_opt {
-	SMTP_ADDR_ALLOW_NULL = 1u << 0,       /* MAIL FROM:<> */
-	SMTP_ADDR_ALLOW_POSTMASTER = 1u << 1, /* RCPT TO:<postmaster> */
-	SMTP_ADDR_ALLOW_UTF8 = 1u << 2,       /* SMTPUTF8 given on MAIL */
+	SMTP_ADDR_ALLOW_NULL = 1u << 0,	       /* MAIL FROM:<> */
+	SMTP_ADDR_ALLOW_POSTMASTER = 1u << 1,  /* RCPT TO:<postmaster> */
+	SMTP_ADDR_ALLOW_UTF8 = 1u << 2,	       /* SMTPUTF8 given on MAIL */
 	SMTP_ADDR_ALLOW_NO_BRACKETS = 1u << 3, /* MAIL FROM:user@example.org */
 };
 
 struct smtp_addr {
 	struct pst_str local;  /* as written (quotes kept), empty for <> */
 	struct pst_str domain; /* as written; for a literal, with brackets */
-	unsigned flags;        /* enum smtp_addr_flag */
+	unsigned flags;	       /* enum smtp_addr_flag */
 };
 
 /*

@@ -122,7 +122,7 @@ is_digit(unsigned char c)
 static inline struct pst_str
 str_skip(struct pst_str s, size_t n)
 {
-	return (struct pst_str){s.p + n, s.len - n};
+	return (struct pst_str){ s.p + n, s.len - n };
 }
 
 /* Parse 1*20DIGIT into *v_r.  Returns 0, -1 for bad syntax, -2 when the
@@ -305,13 +305,13 @@ split_params(struct pst_str rest, struct param *pv, size_t *n_r,
 		}
 		if (has_eq) {
 			pv[n].keyword =
-				(struct pst_str){rest.p + start, eq - start};
+				(struct pst_str){ rest.p + start, eq - start };
 			pv[n].value =
-				(struct pst_str){rest.p + eq + 1, i - eq - 1};
+				(struct pst_str){ rest.p + eq + 1, i - eq - 1 };
 		} else {
 			pv[n].keyword =
-				(struct pst_str){rest.p + start, i - start};
-			pv[n].value = (struct pst_str){rest.p + i, 0};
+				(struct pst_str){ rest.p + start, i - start };
+			pv[n].value = (struct pst_str){ rest.p + i, 0 };
 		}
 		pv[n].has_value = has_eq;
 		n++;
@@ -423,7 +423,7 @@ parse_notify(struct pst_str v, unsigned *notify_r)
 
 		while (i < v.len && v.p[i] != ',')
 			i++;
-		item = (struct pst_str){v.p + start, i - start};
+		item = (struct pst_str){ v.p + start, i - start };
 		if (pst_str_caseeq_cstr(item, "NEVER"))
 			bit = SMTP_NOTIFY_NEVER;
 		else if (pst_str_caseeq_cstr(item, "SUCCESS"))
@@ -458,7 +458,7 @@ orcpt_valid(struct pst_str v, bool smtputf8)
 
 	if (semi == NULL || semi == v.p)
 		return false;
-	type = (struct pst_str){v.p, (size_t)(semi - v.p)};
+	type = (struct pst_str){ v.p, (size_t)(semi - v.p) };
 	addr = str_skip(v, type.len + 1);
 	for (size_t i = 0; i < type.len; i++) {
 		unsigned char c = (unsigned char)type.p[i];
@@ -628,7 +628,7 @@ parse_bdat(struct smtp_cmd *cmd, const char **error_r)
 
 	while (i < s.len && s.p[i] != ' ')
 		i++;
-	ret = parse_number((struct pst_str){s.p, i}, &cmd->bdat_size);
+	ret = parse_number((struct pst_str){ s.p, i }, &cmd->bdat_size);
 	if (ret == -2)
 		return syntax(E_BDAT_SIZE, error_r);
 	if (ret < 0)
@@ -687,7 +687,7 @@ parse_line(const char *line, size_t len, unsigned ext, bool smtputf8,
 
 	while (vlen < len && line[vlen] != ' ')
 		vlen++;
-	cmd->verb_text = (struct pst_str){line, vlen};
+	cmd->verb_text = (struct pst_str){ line, vlen };
 	/* A NUL or bare CR/LF in a command is an attack on whoever reads
 	 * the line after us; refuse the whole line. */
 	for (size_t i = 0; i < len; i++) {
@@ -703,7 +703,7 @@ parse_line(const char *line, size_t len, unsigned ext, bool smtputf8,
 		*error_r = E_UNKNOWN;
 		return 500;
 	}
-	cmd->arg = pst_str_trim(str_skip((struct pst_str){line, len}, vlen));
+	cmd->arg = pst_str_trim(str_skip((struct pst_str){ line, len }, vlen));
 
 	switch (cmd->verb) {
 	case SMTP_VERB_MAIL:
@@ -721,14 +721,14 @@ int
 smtp_cmd_parse(const char *line, size_t len, unsigned ext, bool smtputf8,
 	       struct smtp_cmd *cmd_r, const char **error_r)
 {
-	static const struct pst_str empty = {"", 0};
+	static const struct pst_str empty = { "", 0 };
 	struct smtp_cmd cmd = {
 		.verb = SMTP_VERB_UNKNOWN,
 		.verb_text = empty,
 		.arg = empty,
-		.addr = {.local = empty, .domain = empty},
-		.mail = {.envid = empty},
-		.rcpt = {.orcpt = empty},
+		.addr = { .local = empty, .domain = empty },
+		.mail = { .envid = empty },
+		.rcpt = { .orcpt = empty },
 	};
 	int ret;
 

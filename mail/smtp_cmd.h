@@ -77,7 +77,7 @@ enum smtp_cmd_ext {
 struct smtp_cmd {
 	enum smtp_verb verb;
 	struct pst_str verb_text; /* as sent, for "unknown command" logs */
-	struct pst_str arg;       /* everything after the verb, trimmed */
+	struct pst_str arg;	  /* everything after the verb, trimmed */
 	/* MAIL / RCPT */
 	struct smtp_addr addr;
 	struct smtp_mail_params mail;
@@ -99,8 +99,8 @@ struct smtp_cmd {
  * decided here) with *error_r a static text starting with the enhanced
  * code.  An unknown verb still fills verb_text.
  */
-int smtp_cmd_parse(const char *line, size_t len, unsigned ext,
-		   bool smtputf8, struct smtp_cmd *cmd_r, const char **error_r);
+int smtp_cmd_parse(const char *line, size_t len, unsigned ext, bool smtputf8,
+		   struct smtp_cmd *cmd_r, const char **error_r);
 
 /* "MAIL", "RCPT", ... for logs and counters; "unknown" for UNKNOWN. */
 const char *smtp_verb_name(enum smtp_verb verb);

@@ -115,7 +115,7 @@ is_end(const struct smtp_data *d)
 static size_t
 decode(struct smtp_data *d, const char *in, size_t len, struct pst_buf *out)
 {
-	static const char crlf[2] = {'\r', '\n'};
+	static const char crlf[2] = { '\r', '\n' };
 	size_t i = 0;
 	size_t span = 0; /* in[span..i) is still to be copied to out */
 

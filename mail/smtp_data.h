@@ -30,25 +30,25 @@ enum smtp_data_mode {
 
 /* Defects found (struct smtp_data.defects); decoding carries on. */
 enum smtp_data_flag {
-	SMTP_DATA_F_BARE_LF = 1u << 0,   /* LF without CR (normalised) */
-	SMTP_DATA_F_BARE_CR = 1u << 1,   /* CR without LF (dropped) */
+	SMTP_DATA_F_BARE_LF = 1u << 0,	 /* LF without CR (normalised) */
+	SMTP_DATA_F_BARE_CR = 1u << 1,	 /* CR without LF (dropped) */
 	SMTP_DATA_F_LONG_LINE = 1u << 2, /* a line over max_line octets */
-	SMTP_DATA_F_NUL = 1u << 3,       /* NUL byte */
-	SMTP_DATA_F_8BIT = 1u << 4,      /* byte >= 0x80 */
+	SMTP_DATA_F_NUL = 1u << 3,	 /* NUL byte */
+	SMTP_DATA_F_8BIT = 1u << 4,	 /* byte >= 0x80 */
 };
 
 struct smtp_data {
 	enum smtp_data_mode mode;
-	size_t max_line;   /* octets per line with CRLF (1000 by RFC 5321);
-			    * 0: no limit */
-	unsigned defects;  /* enum smtp_data_flag */
-	uint64_t out_len;  /* decoded bytes produced so far */
+	size_t max_line;  /* octets per line with CRLF (1000 by RFC 5321);
+			   * 0: no limit */
+	unsigned defects; /* enum smtp_data_flag */
+	uint64_t out_len; /* decoded bytes produced so far */
 	/* private state */
 	size_t line_len;
-	bool bol;          /* at the start of a line */
+	bool bol;	     /* at the start of a line */
 	bool bol_after_crlf; /* ... and the previous line ended in CRLF */
-	bool pending_cr;   /* last byte seen was CR */
-	int dot_state;     /* position in a line that began with '.' */
+	bool pending_cr;     /* last byte seen was CR */
+	int dot_state;	     /* position in a line that began with '.' */
 	bool done;
 };
 

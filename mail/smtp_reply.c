@@ -192,7 +192,7 @@ smtp_reply_parse_line(const char *line, size_t len,
 	text.p = line + (len > 3 ? 4 : 3);
 	text.len = len > 3 ? len - 4 : 0;
 	reply_r->text = text;
-	reply_r->enhanced = (struct pst_str){text.p, 0};
+	reply_r->enhanced = (struct pst_str){ text.p, 0 };
 
 	for (k = 0; k < text.len && k <= ENHANCED_MAX && text.p[k] != ' '; k++)
 		;

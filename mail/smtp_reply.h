@@ -27,10 +27,10 @@
  * limit, or code not in 200..599).  appendf formats texts over 2 KB in a
  * temporary heap buffer.
  */
-int smtp_reply_append(struct pst_buf *out, unsigned code,
-		      const char *enhanced, const char *text);
-int smtp_reply_appendf(struct pst_buf *out, unsigned code,
-		       const char *enhanced, const char *fmt, ...)
+int smtp_reply_append(struct pst_buf *out, unsigned code, const char *enhanced,
+		      const char *text);
+int smtp_reply_appendf(struct pst_buf *out, unsigned code, const char *enhanced,
+		       const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /* Is s a valid RFC 3463 code "c.sss.ddd" (c in 2,4,5; sss, ddd up to 3
@@ -40,8 +40,8 @@ bool smtp_reply_enhanced_valid(const char *s, size_t len);
 /* One reply line from a server, without CRLF. */
 struct smtp_reply_line {
 	unsigned code;
-	bool last;             /* "250 " rather than "250-" */
-	struct pst_str text;   /* after the separator */
+	bool last;		 /* "250 " rather than "250-" */
+	struct pst_str text;	 /* after the separator */
 	struct pst_str enhanced; /* leading enhanced code of text, or empty */
 };
 

@@ -8,18 +8,23 @@
  * the submitting loop's thread.
  *
  * Routes: `route NAME { upstream = ...; }` with NAME a domain, ".domain"
- * for its subdomains, or default.  This issue delivers into maildir:PATH;
- * SMTP/LMTP upstreams slot in behind the same relay_submit().
+ * for its subdomains, or default.  Upstreams are SMTP (smtp://, smtps://
+ * with implicit TLS), LMTP (lmtp://, lmtp:unix:/path) or maildir:PATH,
+ * tried in order (failover), with a pool of idle connections per
+ * upstream and event loop.  Network deliveries run on the submitting
+ * loop; maildir deliveries on the work queue.
  */
 #ifndef RELAY_RELAY_H
 #define RELAY_RELAY_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "buf.h"
 #include "conf.h"
+#include "net.h"
 #include "smtp_cmd.h"
 
 struct event_base;
@@ -32,12 +37,37 @@ struct relay_route; /* opaque */
 /* One upstream of a route, as checked at load time. */
 enum relay_upstream_kind {
 	RELAY_UPSTREAM_MAILDIR, /* "maildir:PATH" */
+	RELAY_UPSTREAM_SMTP,	/* "smtp://host:port" */
+	RELAY_UPSTREAM_SMTPS,	/* "smtps://host:port": TLS from the start */
+	RELAY_UPSTREAM_LMTP,	/* "lmtp://host:port", "lmtp:unix:/path" */
 };
+
+/* Most addresses kept for one upstream name. */
+#define RELAY_UPSTREAM_ADDRS_MAX 8
 
 struct relay_upstream_conf {
 	enum relay_upstream_kind kind;
 	const char *spec; /* as written, for messages */
-	const char *path; /* MAILDIR: absolute directory */
+	const char *path; /* MAILDIR: absolute directory; LMTP over a unix
+			   * socket: its absolute path; else NULL */
+	const char *host; /* network: the host as written, without [] */
+	unsigned port;
+	/* network: the addresses host resolved to at load time (TCP) or
+	 * the unix socket address, tried in order; 0 for maildir */
+	struct pst_sockaddr *addrs;
+	size_t naddrs;
+};
+
+enum relay_balance {
+	RELAY_BALANCE_FAILOVER,	   /* always start with the first */
+	RELAY_BALANCE_ROUND_ROBIN, /* start with the next one each time */
+};
+
+enum relay_tls {
+	RELAY_TLS_NONE,
+	RELAY_TLS_OPPORTUNISTIC, /* STARTTLS when offered, no checks */
+	RELAY_TLS_REQUIRED,	 /* STARTTLS or fail, no certificate checks */
+	RELAY_TLS_VERIFY,	 /* STARTTLS, chain against tls_ca, name */
 };
 
 struct relay_route_conf {
@@ -47,12 +77,30 @@ struct relay_route_conf {
 	size_t nupstreams;
 	const char *file; /* where it was defined, for messages */
 	unsigned line;
+	/* Network upstreams (defaults in brackets).  Times in ms. */
+	enum relay_balance balance;  /* [failover] */
+	enum relay_tls tls;	     /* [opportunistic] */
+	const char *tls_ca;	     /* CA file for verify [system store] */
+	const char *tls_name;	     /* expected name for verify [host] */
+	uint64_t connect_timeout;    /* [10s] */
+	uint64_t command_timeout;    /* per upstream reply [5min] */
+	uint64_t data_timeout;	     /* reply to end of data [10min] */
+	uint64_t backoff;	     /* a failed upstream is skipped [60s] */
+	unsigned pool_size;	     /* idle connections per upstream and
+				      * event loop [8] */
+	uint64_t pool_idle;	     /* idle connection lifetime [30s] */
+	bool verify_recipients;	     /* ask the upstream at RCPT [false] */
+	uint64_t verify_cache;	     /* cache of those answers, 0 off [10min] */
+	bool xclient;		     /* XCLIENT/XFORWARD when offered [true] */
 };
 
 struct relay_conf {
 	struct relay_route_conf *routes; /* array, in config order */
 	size_t nroutes;
 	size_t routes_cap; /* allocated entries (relay_conf_route grows it) */
+	/* The name we greet upstreams with (EHLO/LHLO); NULL: the host
+	 * name from gethostname(). */
+	const char *helo_name;
 };
 
 struct relay_rcpt {
@@ -124,7 +172,9 @@ const struct relay_route *relay_route_for(const struct relay *relay,
 const char *relay_route_name(const struct relay_route *route);
 
 /* Deliver msg by route; done(arg, reply) is called exactly once, on
- * base's thread, after relay_submit returned 0.  -1 when the job could
+ * base's thread, after relay_submit returned 0.  Everything msg points
+ * to is copied during the call, except the spool, which the caller keeps
+ * alive and unchanged until done has run.  -1 when the job could
  * not even be queued (the caller answers 451). */
 int relay_submit(struct relay *relay, struct event_base *base,
 		 const struct relay_route *route, const struct relay_msg *msg,
@@ -150,5 +200,13 @@ bool relay_route_verifies(const struct relay_route *route);
 int relay_verify(struct relay *relay, struct event_base *base,
 		 const struct relay_route *route, const struct relay_msg *msg,
 		 const struct relay_rcpt *rcpt, relay_done_fn *done, void *arg);
+
+/* Forget everything the relay keeps on base: close its idle upstream
+ * connections and abandon deliveries and probes still running there
+ * (their done callbacks are not run).  Call it once base's loop has
+ * stopped for good, before event_base_free(base), on the thread that ran
+ * the loop or after joining it; the work queue must have stopped (or
+ * have no maildir delivery of this base in flight). */
+void relay_base_free(struct relay *relay, struct event_base *base);
 
 #endif

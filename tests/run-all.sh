@@ -88,7 +88,23 @@ fuzz() {
 	count "fuzz" "$p" "$f"
 }
 
+# STYLE.md: .clang-format (kernel style) holds for every C file.
+format() {
+	local bad
+	note "clang-format"
+	bad=$(git ls-files '*.c' '*.h' | while read -r f; do
+		clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || echo "$f"
+	done)
+	if [ -n "$bad" ]; then
+		echo "not formatted (run clang-format -i):" $bad
+		count "clang-format" 0 1
+	else
+		count "clang-format" 1 0
+	fi
+}
+
 "$top/contrib/install-deps.sh" || { echo "0 passed, 1 failed"; exit 1; }
+format
 note "autoreconf"
 autoreconf -fi >/dev/null 2>&1 || { echo "autoreconf failed"; echo "0 passed, 1 failed"; exit 1; }
 

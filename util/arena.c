@@ -141,8 +141,8 @@ pst_arena_alloc(struct pst_arena *arena, size_t size)
 		return p;
 	}
 	if (need > arena->block_size / 2 || b == NULL) {
-		size_t bsize = need > arena->block_size ? need
-							: arena->block_size;
+		size_t bsize =
+			need > arena->block_size ? need : arena->block_size;
 
 		b = arena_block_new(bsize);
 		if (b == NULL)

@@ -40,8 +40,8 @@ char *pst_arena_strdup(struct pst_arena *arena, const char *s);
 char *pst_arena_strndup(struct pst_arena *arena, const char *s, size_t len);
 char *pst_arena_printf(struct pst_arena *arena, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-char *pst_arena_vprintf(struct pst_arena *arena, const char *fmt,
-			va_list ap) __attribute__((format(printf, 2, 0)));
+char *pst_arena_vprintf(struct pst_arena *arena, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 /* Register fn(arg) to run at reset/free; 0, or -1 when out of memory (the
  * cleanup has then NOT been registered: the caller must release arg). */

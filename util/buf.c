@@ -50,9 +50,8 @@ pst_str_has_caseprefix(struct pst_str s, const char *prefix)
 {
 	size_t n = strlen(prefix);
 
-	return s.len >= n &&
-	       pst_str_caseeq((struct pst_str){ s.p, n },
-			      (struct pst_str){ prefix, n });
+	return s.len >= n && pst_str_caseeq((struct pst_str){ s.p, n },
+					    (struct pst_str){ prefix, n });
 }
 
 struct pst_str

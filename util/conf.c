@@ -876,9 +876,9 @@ conf_parse_entry(struct conf_lexer *lx, struct conf_tail *tail, unsigned depth,
 		return conf_fail(lx->p, lx->file, key->line,
 				 "missing value for '%s'",
 				 pst_conf_show(lx->p->arena, name));
-	return conf_fail(lx->p, lx->file, t.line,
-			 "expected a value for '%s', not %s",
-			 pst_conf_show(lx->p->arena, name), conf_tok_show(lx, &t));
+	return conf_fail(
+		lx->p, lx->file, t.line, "expected a value for '%s', not %s",
+		pst_conf_show(lx->p->arena, name), conf_tok_show(lx, &t));
 }
 
 /* The entries of a block up to its '}' (open != NULL) or of a file up to
@@ -899,10 +899,11 @@ conf_parse_entries(struct conf_lexer *lx, struct conf_tail *tail,
 		case T_EOF:
 			if (open == NULL)
 				return 0;
-			return conf_fail(lx->p, open->file, open->line,
-					 "block '%s' is not closed (no '}' "
-					 "before end of file)",
-					 pst_conf_show(lx->p->arena, open->key));
+			return conf_fail(
+				lx->p, open->file, open->line,
+				"block '%s' is not closed (no '}' "
+				"before end of file)",
+				pst_conf_show(lx->p->arena, open->key));
 		case T_RBRACE:
 			if (open != NULL)
 				return 0;

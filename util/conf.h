@@ -39,7 +39,7 @@ struct pst_conf_node {
 	const char *key;   /* NULL for list items and the root */
 	const char *label; /* route "example.org" {}: "example.org"; or NULL */
 	const char *value; /* SCALAR: unescaped text */
-	bool quoted;       /* SCALAR: was written in quotes */
+	bool quoted;	   /* SCALAR: was written in quotes */
 	struct pst_conf_node *child; /* LIST items / BLOCK entries, in order */
 	struct pst_conf_node *next;  /* sibling */
 	const char *file;
@@ -92,11 +92,11 @@ typedef int pst_conf_block_fn(struct pst_arena *arena,
 struct pst_conf_field {
 	const char *name;
 	enum pst_conf_type type;
-	size_t offset;     /* where the value goes in obj */
+	size_t offset;	   /* where the value goes in obj */
 	uint64_t min, max; /* numbers: inclusive range, unless both 0 */
 	const char *const *choices; /* ENUM: NULL-terminated names */
 	pst_conf_block_fn *block;   /* BLOCK */
-	bool repeatable;            /* BLOCK: may appear more than once */
+	bool repeatable;	    /* BLOCK: may appear more than once */
 	bool required;
 };
 

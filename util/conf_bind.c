@@ -101,8 +101,9 @@ conf_duration(const char *s, uint64_t *ms_r)
 		const char *suffix;
 		uint64_t ms;
 	} units[] = {
-		{"", 1000},   {"ms", 1},      {"s", 1000},     {"min", 60000},
-		{"m", 60000}, {"h", 3600000}, {"d", 86400000},
+		{ "", 1000 },	   { "ms", 1 },	   { "s", 1000 },
+		{ "min", 60000 },  { "m", 60000 }, { "h", 3600000 },
+		{ "d", 86400000 },
 	};
 	const char *p;
 	uint64_t v;
@@ -131,8 +132,8 @@ pst_conf_parse_duration(const char *s, uint64_t *ms_r)
 int
 pst_conf_parse_bool(const char *s, bool *value_r)
 {
-	static const char *const yes[] = {"true", "yes", "on"};
-	static const char *const no[] = {"false", "no", "off"};
+	static const char *const yes[] = { "true", "yes", "on" };
+	static const char *const no[] = { "false", "no", "off" };
 	struct pst_str str = pst_str_from_cstr(s);
 
 	for (size_t i = 0; i < 3; i++) {
@@ -223,14 +224,14 @@ conf_show_limit(struct pst_arena *arena, enum pst_conf_type type, uint64_t v)
 		uint64_t unit;
 		const char *suffix;
 	} units[] = {
-		{PST_CONF_T_SIZE, 1u << 30, "G"},
-		{PST_CONF_T_SIZE, 1u << 20, "M"},
-		{PST_CONF_T_SIZE, 1u << 10, "k"},
-		{PST_CONF_T_DURATION, 86400000, "d"},
-		{PST_CONF_T_DURATION, 3600000, "h"},
-		{PST_CONF_T_DURATION, 60000, "min"},
-		{PST_CONF_T_DURATION, 1000, "s"},
-		{PST_CONF_T_DURATION, 1, "ms"},
+		{ PST_CONF_T_SIZE, 1u << 30, "G" },
+		{ PST_CONF_T_SIZE, 1u << 20, "M" },
+		{ PST_CONF_T_SIZE, 1u << 10, "k" },
+		{ PST_CONF_T_DURATION, 86400000, "d" },
+		{ PST_CONF_T_DURATION, 3600000, "h" },
+		{ PST_CONF_T_DURATION, 60000, "min" },
+		{ PST_CONF_T_DURATION, 1000, "s" },
+		{ PST_CONF_T_DURATION, 1, "ms" },
 	};
 	const char *s = NULL;
 	size_t i;
@@ -289,7 +290,7 @@ static int
 conf_bind_strings(struct pst_arena *arena, const struct pst_conf_node *n,
 		  void *dst, const char **error_r)
 {
-	struct pst_conf_strings out = {NULL, 0};
+	struct pst_conf_strings out = { NULL, 0 };
 	const struct pst_conf_node *item;
 
 	if (n->kind == PST_CONF_SCALAR) {

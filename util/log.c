@@ -90,7 +90,7 @@ log_send_one(const char *line, size_t len)
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
 			/* The daemon's queue is full.  Give it a moment to
 			 * drain a burst, then drop rather than stall. */
-			struct pollfd pfd = {log_fd, POLLOUT, 0};
+			struct pollfd pfd = { log_fd, POLLOUT, 0 };
 			time_t now = time(NULL);
 
 			if (now == log_stuck_at)
@@ -157,9 +157,9 @@ pst_log_set_level(enum pst_log_level level)
 static size_t
 log_stamp(char *buf, size_t size)
 {
-	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr",
-					   "May", "Jun", "Jul", "Aug",
-					   "Sep", "Oct", "Nov", "Dec"};
+	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr",
+					    "May", "Jun", "Jul", "Aug",
+					    "Sep", "Oct", "Nov", "Dec" };
 	time_t now = time(NULL);
 	struct tm tm;
 	int n;

@@ -27,10 +27,10 @@ void pst_log_init(bool to_stderr);
 void pst_log_set_level(enum pst_log_level level);
 
 /* One maillog line; component is "smtpd", "relay", ... (no prefix). */
-void pst_log(enum pst_log_level level, const char *component,
-	     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void pst_vlog(enum pst_log_level level, const char *component,
-	      const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+void pst_log(enum pst_log_level level, const char *component, const char *fmt,
+	     ...) __attribute__((format(printf, 3, 4)));
+void pst_vlog(enum pst_log_level level, const char *component, const char *fmt,
+	      va_list ap) __attribute__((format(printf, 3, 0)));
 
 /* Copy src into dst (size n) with control and non-ASCII bytes escaped as
  * \xHH, so that client-supplied text cannot forge log lines.  Returns dst. */

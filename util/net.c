@@ -237,8 +237,8 @@ host_bits_clear(const uint8_t *addr, unsigned alen, unsigned prefix)
 int
 pst_cidr_parse(const char *s, struct pst_cidr *cidr_r, const char **error_r)
 {
-	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0,    0,
-					     0, 0, 0, 0, 0xff, 0xff};
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0,	0,
+					      0, 0, 0, 0, 0xff, 0xff };
 	char host[ADDR_TEXT_MAX + 1];
 	const char *slash;
 	size_t hlen;

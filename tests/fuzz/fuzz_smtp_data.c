@@ -191,8 +191,8 @@ check_restuffed(const char *p, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const size_t max_lines[] = {1000, 10, 3, 0};
-	static const size_t out_limits[] = {0, 0, 0, 7};
+	static const size_t max_lines[] = { 1000, 10, 3, 0 };
+	static const size_t out_limits[] = { 0, 0, 0, 7 };
 	enum smtp_data_mode mode;
 	size_t max_line, out_limit, len;
 	const char *in;

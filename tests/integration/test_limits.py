@@ -31,7 +31,7 @@ class LineLengthTest(PosterndTest):
         self.assertReply(c.cmd("NOOP"), 250, "2.0.0")
         # A long line in the middle of a transaction keeps the envelope.
         self.envelope(c)
-        self.assertReply(c.cmd(b"RCPT TO:<" + b"z" * 600 + b"@example.org>"),
+        self.assertReply(c.cmd(b"RCPT TO:<" + b"z" * 1100 + b"@example.org>"),
                          500, "5.5.2")
         self.assertQueued(self.data(c, OK_BODY))
         f, = self.d.messages()
@@ -45,6 +45,20 @@ class LineLengthTest(PosterndTest):
         r = c.cmd(line)
         self.assertFalse(r.code == 500 and r.enh == "5.5.2",
                          "512 octets incl. CRLF refused as too long: %r" % r)
+
+    def test_dsn_rcpt_line_over_512_accepted(self):
+        # RFC 3461 section 4: MAIL and RCPT may be 500 octets longer for
+        # the DSN parameters; ORCPT alone may carry a 500-octet address.
+        c = self.raw(self.d)
+        c.hello()
+        self.envelope(c, rcpts=())
+        orcpt = b"rfc822;" + b"o" * 480 + b"@example.org"
+        line = b"RCPT TO:<user@example.org> NOTIFY=FAILURE ORCPT=" + orcpt
+        self.assertGreater(len(line) + 2, 512)
+        self.assertReply(c.cmd(line), 250, "2.1.5")
+        # ... but not more than that.
+        self.assertReply(c.cmd(b"RCPT TO:<user@example.org> ORCPT=rfc822;"
+                               + b"o" * 1100), 500, "5.5.2")
 
     def test_text_line_too_long(self):
         c = self.raw(self.d)

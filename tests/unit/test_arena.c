@@ -35,8 +35,8 @@ aligned(const void *p)
 static void
 test_alignment(void **state)
 {
-	static const size_t sizes[] = {1,  2,  3,  7,	8,   9,	  15,	16,
-				       17, 31, 33, 100, 511, 513, 1000, 5000};
+	static const size_t sizes[] = { 1,  2,	3,  7,	 8,   9,   15,	 16,
+					17, 31, 33, 100, 511, 513, 1000, 5000 };
 	struct pst_arena *a = pst_arena_new(0);
 
 	(void)state;
@@ -325,7 +325,7 @@ test_free_null(void **state)
 static void
 test_strings(void **state)
 {
-	static const char unterminated[4] = {'a', 'b', 'c', 'd'};
+	static const char unterminated[4] = { 'a', 'b', 'c', 'd' };
 	struct pst_arena *a = pst_arena_new(64);
 	char *s, *big;
 	char want[3000];

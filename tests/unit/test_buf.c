@@ -235,7 +235,7 @@ test_view(void **state)
 	v = pst_buf_view(&b);
 	assert_ptr_equal(v.p, b.data);
 	assert_int_equal(v.len, 3);
-	assert_true(pst_str_eq(v, (struct pst_str){"a\0c", 3}));
+	assert_true(pst_str_eq(v, (struct pst_str){ "a\0c", 3 }));
 	assert_false(pst_str_eq(v, PST_STR_LIT("a")));
 	pst_buf_free(&b);
 }
@@ -264,16 +264,16 @@ static void
 test_caseeq(void **state)
 {
 	static const struct caseeq_case cases[] = {
-		{"MAIL", "mail", true},
-		{"Mail From", "mAIL fROM", true},
-		{"", "", true},
-		{"MAIL", "MAI", false},
-		{"MAIL", "MAIM", false},
+		{ "MAIL", "mail", true },
+		{ "Mail From", "mAIL fROM", true },
+		{ "", "", true },
+		{ "MAIL", "MAI", false },
+		{ "MAIL", "MAIM", false },
 		/* ASCII only: '@' and '`', '[' and '{' differ by 0x20 too */
-		{"@", "`", false},
-		{"[", "{", false},
-		{"\xc4", "\xe4", false},
-		{"Z", "z", true},
+		{ "@", "`", false },
+		{ "[", "{", false },
+		{ "\xc4", "\xe4", false },
+		{ "Z", "z", true },
 	};
 
 	(void)state;
@@ -310,12 +310,12 @@ static void
 test_trim(void **state)
 {
 	static const struct trim_case cases[] = {
-		{"  a b  ", "a b"},
-		{"\t x\t", "x"},
-		{"x", "x"},
-		{"    ", ""},
-		{"", ""},
-		{"\r\nx\r\n", "\r\nx\r\n"}, /* only SP and HTAB */
+		{ "  a b  ", "a b" },
+		{ "\t x\t", "x" },
+		{ "x", "x" },
+		{ "    ", "" },
+		{ "", "" },
+		{ "\r\nx\r\n", "\r\nx\r\n" }, /* only SP and HTAB */
 	};
 
 	(void)state;
@@ -338,18 +338,18 @@ static void
 test_log_sanitize(void **state)
 {
 	static const struct sanitize_case cases[] = {
-		{"plain text", 10, 64, "plain text"},
-		{"a\r\nb", 4, 64, "a\\x0d\\x0ab"},
-		{"caf\xc3\xa9", 5, 64, "caf\\xc3\\xa9"},
-		{"a\0b", 3, 64, "a\\x00b"},
-		{"del\x7f", 4, 64, "del\\x7f"},
-		{"tab\t", 4, 64, "tab\\x09"},
+		{ "plain text", 10, 64, "plain text" },
+		{ "a\r\nb", 4, 64, "a\\x0d\\x0ab" },
+		{ "caf\xc3\xa9", 5, 64, "caf\\xc3\\xa9" },
+		{ "a\0b", 3, 64, "a\\x00b" },
+		{ "del\x7f", 4, 64, "del\\x7f" },
+		{ "tab\t", 4, 64, "tab\\x09" },
 		/* cut to fit, never inside an escape */
-		{"abcdef", 6, 4, "abc"},
-		{"ab\ncd", 5, 6, "ab"},
-		{"ab\ncd", 5, 7, "ab\\x0a"},
-		{"x", 1, 1, ""},
-		{"abc", 0, 8, ""},
+		{ "abcdef", 6, 4, "abc" },
+		{ "ab\ncd", 5, 6, "ab" },
+		{ "ab\ncd", 5, 7, "ab\\x0a" },
+		{ "x", 1, 1, "" },
+		{ "abc", 0, 8, "" },
 	};
 	char dst[64];
 

@@ -764,19 +764,17 @@ static const struct {
 	 "route default { upstream = \"maildir:/m\"; }\n"
 	 "route default { upstream = \"maildir:/n\"; }",
 	 "t.conf:2: route 'default' is already defined at t.conf:1"},
-	{"smtp", "route default {\n upstream = \"smtp://10.0.0.5:25\";\n}",
-	 "t.conf:2: upstream 'smtp://10.0.0.5:25': SMTP upstreams are not "
-	 "implemented yet"},
-	{"smtps", "route default { upstream = \"smtps://mx.example.org\"; }",
-	 "t.conf:1: upstream 'smtps://mx.example.org': SMTP upstreams are "
-	 "not implemented yet"},
-	{"lmtp", "route default { upstream = \"lmtp://127.0.0.1:24\"; }",
-	 "SMTP upstreams are not implemented yet"},
-	{"lmtp unix", "route default { upstream = \"lmtp:unix:/run/lmtp\"; }",
-	 "SMTP upstreams are not implemented yet"},
+	{"smtp port out of range",
+	 "route default {\n upstream = \"smtp://10.0.0.5:65536\";\n}",
+	 "t.conf:2: upstream 'smtp://10.0.0.5:65536': expected host, "
+	 "host:port or [IPv6]:port"},
+	{"IPv6 without brackets", "route default { upstream = \"smtp://::1:25\"; }",
+	 "t.conf:1: upstream 'smtp://::1:25': expected host"},
+	{"lmtp unix without path", "route default { upstream = \"lmtp:unix:\"; }",
+	 "t.conf:1: upstream 'lmtp:unix:': lmtp:unix: needs a path"},
 	{"second list item",
 	 "route default {\n upstream = [\n  \"maildir:/m\",\n  \"ftp://x\"\n ];\n}",
-	 "t.conf:4: upstream 'ftp://x': unknown kind; use maildir:PATH"},
+	 "t.conf:4: upstream 'ftp://x': unknown kind; use smtp://HOST:PORT"},
 	{"empty maildir path", "route default { upstream = \"maildir:\"; }",
 	 "t.conf:1: upstream 'maildir:': maildir needs a path"},
 	{"no upstream", "route default { }", "t.conf:1"},
@@ -930,10 +928,16 @@ static void
 test_relay_new_relative(void **state)
 {
 	struct pst_arena *arena = pst_arena_new(0);
-	struct relay_upstream_conf up = {RELAY_UPSTREAM_MAILDIR, "maildir:x",
-					 "x"};
-	struct relay_route_conf rc = {"default", &up, 1, "t.conf", 1};
-	struct relay_conf conf = {&rc, 1, 1};
+	struct relay_upstream_conf up = { .kind = RELAY_UPSTREAM_MAILDIR,
+					  .spec = "maildir:x",
+					  .path = "x" };
+	struct relay_route_conf rc = { .name = "default",
+				       .upstreams = &up,
+				       .nupstreams = 1,
+				       .file = "t.conf",
+				       .line = 1 };
+	struct relay_conf conf = { .routes = &rc, .nroutes = 1,
+				   .routes_cap = 1 };
 	const char *error = NULL;
 
 	(void)state;

@@ -376,33 +376,33 @@ static void
 test_domain_valid(void **state)
 {
 	static const struct domain_case dc[] = {
-		{"example.org", false, true},
-		{"localhost", false, true},
-		{"[192.0.2.1]", false, true},
-		{"[IPv6:::1]", false, true},
-		{D255, false, true},
-		{D256, false, false},
-		{A63 ".example", false, true},
-		{A64 ".example", false, false},
-		{"", false, false},
-		{"example.org.", false, false},
-		{".example.org", false, false},
-		{"-example.org", false, false},
-		{"ex_ample.org", false, false},
-		{"exa mple.org", false, false},
-		{"[1.2.3]", false, false},
-		{"[x400:abc]", false, false},
-		{"[192.0.2.1]x", false, false},
-		{"192.0.2.1", false, true},
-		{"b\xc3\xbc"
-		 "cher.example",
-		 true, true},
-		{"b\xc3\xbc"
-		 "cher.example",
-		 false, false},
-		{"b\xc0\xbc"
-		 "cher.example",
-		 true, false},
+		{ "example.org", false, true },
+		{ "localhost", false, true },
+		{ "[192.0.2.1]", false, true },
+		{ "[IPv6:::1]", false, true },
+		{ D255, false, true },
+		{ D256, false, false },
+		{ A63 ".example", false, true },
+		{ A64 ".example", false, false },
+		{ "", false, false },
+		{ "example.org.", false, false },
+		{ ".example.org", false, false },
+		{ "-example.org", false, false },
+		{ "ex_ample.org", false, false },
+		{ "exa mple.org", false, false },
+		{ "[1.2.3]", false, false },
+		{ "[x400:abc]", false, false },
+		{ "[192.0.2.1]x", false, false },
+		{ "192.0.2.1", false, true },
+		{ "b\xc3\xbc"
+		  "cher.example",
+		  true, true },
+		{ "b\xc3\xbc"
+		  "cher.example",
+		  false, false },
+		{ "b\xc0\xbc"
+		  "cher.example",
+		  true, false },
 	};
 
 	(void)state;
@@ -416,7 +416,7 @@ test_domain_valid(void **state)
 	}
 	assert_false(smtp_addr_domain_valid(PST_STR_NULL, false));
 	assert_false(
-		smtp_addr_domain_valid((struct pst_str){"a\0b", 3}, false));
+		smtp_addr_domain_valid((struct pst_str){ "a\0b", 3 }, false));
 }
 
 static void

@@ -151,13 +151,13 @@ static const struct {
 	size_t len;
 	bool in_file;
 } placement_cases[] = {
-	{"empty", 1000, 0, false},
-	{"below threshold", 1000, 999, false},
-	{"at threshold", 1000, 1000, false},
-	{"one above threshold", 1000, 1001, true},
-	{"far above threshold", 1000, 300 * KIB, true},
-	{"threshold 0: first byte", 0, 1, true},
-	{"large threshold", 4 * MIB, 3 * MIB, false},
+	{ "empty", 1000, 0, false },
+	{ "below threshold", 1000, 999, false },
+	{ "at threshold", 1000, 1000, false },
+	{ "one above threshold", 1000, 1001, true },
+	{ "far above threshold", 1000, 300 * KIB, true },
+	{ "threshold 0: first byte", 0, 1, true },
+	{ "large threshold", 4 * MIB, 3 * MIB, false },
 };
 
 static void
@@ -169,7 +169,7 @@ test_placement(void **state)
 		struct pst_spool *spool =
 			pst_spool_new(placement_cases[i].threshold, tmpdir);
 		size_t len = placement_cases[i].len;
-		size_t one[] = {len ? len : 1};
+		size_t one[] = { len ? len : 1 };
 
 		assert_non_null(spool);
 		if (len > 0)
@@ -210,7 +210,7 @@ static void
 test_crossing_write(void **state)
 {
 	struct pst_spool *spool = pst_spool_new(10000, tmpdir);
-	size_t sizes[] = {6000, 6000, 6000};
+	size_t sizes[] = { 6000, 6000, 6000 };
 
 	(void)state;
 	assert_non_null(spool);
@@ -226,10 +226,10 @@ static const struct {
 	size_t nsizes;
 	size_t read_len;
 } big_cases[] = {
-	{"odd small chunks", {1, 7, 4093, 999}, 4, 65536},
-	{"exact buffer chunks", {65536}, 1, 65535},
-	{"chunks above the write buffer", {100000, 3, 200001}, 3, 12345},
-	{"mixed", {65535, 2, 65537, 1000}, 4, 1 << 20},
+	{ "odd small chunks", { 1, 7, 4093, 999 }, 4, 65536 },
+	{ "exact buffer chunks", { 65536 }, 1, 65535 },
+	{ "chunks above the write buffer", { 100000, 3, 200001 }, 3, 12345 },
+	{ "mixed", { 65535, 2, 65537, 1000 }, 4, 1 << 20 },
 };
 
 /* 20 MB through a 64 KiB threshold, back byte for byte. */
@@ -256,7 +256,7 @@ static void
 test_memory_bounded(void **state)
 {
 	struct pst_spool *spool = pst_spool_new(64 * KIB, tmpdir);
-	size_t sizes[] = {8192};
+	size_t sizes[] = { 8192 };
 	struct mallinfo2 before, after;
 
 	(void)state;
@@ -277,14 +277,14 @@ static const struct {
 	size_t len;
 	ssize_t want;
 } pread_cases[] = {
-	{"start", 0, 10, 10},
-	{"odd offset", 12345, 777, 777},
-	{"across the end", 99990, 100, 10},
-	{"last byte", 99999, 1, 1},
-	{"at the end", 100000, 10, 0},
-	{"past the end", 100001, 10, 0},
-	{"far past the end", UINT64_MAX, 10, 0},
-	{"zero length", 5, 0, 0},
+	{ "start", 0, 10, 10 },
+	{ "odd offset", 12345, 777, 777 },
+	{ "across the end", 99990, 100, 10 },
+	{ "last byte", 99999, 1, 1 },
+	{ "at the end", 100000, 10, 0 },
+	{ "past the end", 100001, 10, 0 },
+	{ "far past the end", UINT64_MAX, 10, 0 },
+	{ "zero length", 5, 0, 0 },
 };
 
 static void
@@ -321,7 +321,7 @@ static void
 test_pread_memory(void **state)
 {
 	struct pst_spool *spool = pst_spool_new(200000, tmpdir);
-	size_t sizes[] = {3333};
+	size_t sizes[] = { 3333 };
 
 	(void)state;
 	assert_non_null(spool);
@@ -335,7 +335,7 @@ static void
 test_pread_file(void **state)
 {
 	struct pst_spool *spool = pst_spool_new(1000, tmpdir);
-	size_t sizes[] = {3333};
+	size_t sizes[] = { 3333 };
 
 	(void)state;
 	assert_non_null(spool);
@@ -376,7 +376,7 @@ static void
 test_truncate_reuse(void **state)
 {
 	struct pst_spool *spool = pst_spool_new(10 * KIB, tmpdir);
-	size_t sizes[] = {5000};
+	size_t sizes[] = { 5000 };
 	const char *error = NULL;
 	unsigned char buf[16];
 	int fds = -1;
@@ -415,7 +415,7 @@ test_file_unlinked(void **state)
 {
 	int fds = count_fds();
 	struct pst_spool *spool = pst_spool_new(16, tmpdir);
-	size_t sizes[] = {100};
+	size_t sizes[] = { 100 };
 
 	(void)state;
 	assert_non_null(spool);
@@ -432,7 +432,7 @@ test_bad_dir(void **state)
 {
 	char dir[128];
 	struct pst_spool *spool;
-	char data[200] = {0};
+	char data[200] = { 0 };
 	const char *error = NULL;
 
 	(void)state;
@@ -520,7 +520,7 @@ wq_done(void *arg)
 static void
 test_workq_done_on_loop(void **state)
 {
-	struct wq_test t = {.loop_thread = pthread_self()};
+	struct wq_test t = { .loop_thread = pthread_self() };
 	struct wq_job *jobs = calloc(WQ_JOBS, sizeof(*jobs));
 	struct pst_workq *wq = pst_workq_new(4);
 
@@ -559,8 +559,8 @@ wq_done_never(void *arg)
 static void
 test_workq_free_undelivered(void **state)
 {
-	struct wq_test t = {.loop_thread = pthread_self()};
-	struct wq_job jobs[50] = {{0}};
+	struct wq_test t = { .loop_thread = pthread_self() };
+	struct wq_job jobs[50] = { { 0 } };
 	struct pst_workq *wq = pst_workq_new(2);
 
 	(void)state;
