@@ -6,12 +6,12 @@
 #   BUILD_DIR: a configured build of postern where `make libpstmail.a
 #   libpstutil.a` has run (the script runs it); e.g. /tmp/build-lead.
 # Environment:
-#   BENCH_ROUNDS      rounds per figure, best kept (default 3)
+#   BENCH_ROUNDS           rounds per figure, best kept (default 3)
 #   MIME_BENCH_B64_MB      base64 blob, MiB (default 20)
 #   MIME_BENCH_BIG_MB      message of base64 attachments, MiB (default 20)
 #   MIME_BENCH_SMALL_MSGS  small messages (default 10000)
 #   MIME_BENCH_RSS_MB      message for the peak RSS figure, MiB (default 100)
-#   CC                compiler (default cc)
+#   CC                     compiler (default cc)
 #
 # GMime 3 (libgmime-3.0-dev) is a benchmark-only dependency: installed with
 # apt-get when missing (needs root). Not run in CI, never pass/fail: exit 1

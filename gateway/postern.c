@@ -25,8 +25,8 @@ main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "mime") == 0)
 		return postern_mime_main(argc - 1, argv + 1);
-	if (argc == 2 && (strcmp(argv[1], "-h") == 0 ||
-			  strcmp(argv[1], "--help") == 0)) {
+	if (argc == 2 &&
+	    (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
 		fputs(usage_text, stdout);
 		return 0;
 	}

@@ -213,8 +213,8 @@ is_bidi(const unsigned char *u, size_t k)
 	cp = (unsigned)(u[0] & 0x0f) << 12 | (unsigned)(u[1] & 0x3f) << 6 |
 	     (u[2] & 0x3f);
 	return (cp >= 0x202a && cp <= 0x202e) ||
-	       (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200e ||
-	       cp == 0x200f || cp == 0x061c;
+	       (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200e || cp == 0x200f ||
+	       cp == 0x061c;
 }
 
 static void

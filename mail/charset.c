@@ -1,12 +1,13 @@
 /*
  * charset.c - text to UTF-8 (see charset.h).
  *
- * Four kinds of converter, picked from the normalised charset name:
+ * Five kinds of converter, picked from the normalised charset name:
  * UTF-8 is validated here (invalid bytes replaced) rather than run through
  * iconv, windows-1252 (and ISO-8859-1, which clients read as windows-1252)
  * is a table here, us-ascii is read as UTF-8 where the bytes are UTF-8 and
- * as windows-1252 where they are not (mislabelled 8-bit text), and every
- * other charset goes through glibc's iconv.
+ * as windows-1252 where they are not (mislabelled 8-bit text), UTF-7 is
+ * decoded here, and the other charsets on the list below go through
+ * glibc's iconv; any other name is unknown.
  *
  * Each kind is a "scan" over a byte range that converts what it can decide
  * and stops before a trailing incomplete sequence (at most CONV_PEND_MAX
@@ -49,6 +50,7 @@ struct charset_conv {
 	enum conv_kind kind;
 	unsigned defects;
 	iconv_t cd;
+	bool uhc; /* iconv is glibc's CP949 (see uhc_a2e8) */
 	/* UTF-7 state */
 	bool u7_b64;	  /* inside a "+..." run */
 	bool u7_start;	  /* right after its '+' */
@@ -620,6 +622,15 @@ scan_utf7(struct charset_conv *conv, const unsigned char *s, size_t len,
 
 /* ---- iconv ---- */
 
+static bool
+uhc_a2e8(const struct charset_conv *conv, const unsigned char *start,
+	 const char *at)
+{
+	const unsigned char *p = (const unsigned char *)at;
+
+	return conv->uhc && p - start >= 2 && p[-2] == 0xa2 && p[-1] == 0xe8;
+}
+
 static int
 scan_iconv(struct charset_conv *conv, const unsigned char *s, size_t len,
 	   bool final, struct pst_buf *out, size_t *used_r)
@@ -655,11 +666,19 @@ scan_iconv(struct charset_conv *conv, const unsigned char *s, size_t len,
 		}
 		if (err == EINVAL && !final && left <= CONV_PEND_MAX)
 			break; /* cut sequence: wait for more */
+		if (err == EILSEQ && uhc_a2e8(conv, s, in)) {
+			/* glibc's UHC reports 0xA2E8 as invalid after
+			 * consuming it; it is U+327E (KS X 1001:2002, in
+			 * the WHATWG index and glibc's EUC-KR). */
+			if (put_code_point(out, 0x327e) < 0)
+				return -1;
+			continue;
+		}
 		/* EILSEQ, or a cut sequence at the very end (one U+FFFD
 		 * for it), or one longer than we hold back. */
 		if (put_replacement(conv, out) < 0)
 			return -1;
-		if (err == EINVAL && final) {
+		if ((err == EINVAL && final) || left == 0) {
 			left = 0;
 			break;
 		}
@@ -731,6 +750,7 @@ charset_conv_new(const char *charset)
 		return conv;
 	}
 	conv->kind = CONV_ICONV;
+	conv->uhc = strcmp(iconv_name, "CP949") == 0;
 	conv->cd = iconv_open("UTF-8", iconv_name);
 	if (conv->cd == (iconv_t)-1) {
 		if (errno == ENOMEM) {

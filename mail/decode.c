@@ -9,9 +9,10 @@
  * feeding a body whole, in chunks or byte by byte gives the same output
  * and the same defects (the unit tests and the fuzz target check this).
  *
- * Output never exceeds the input plus what was pending from earlier
- * calls, and at most 5 input bytes are ever pending ("begin" in uuencode):
- * that is the bound behind decoder_max_out().  No allocation; thread-safe
+ * Decoding shrinks data; a call writes more than its input only for
+ * bytes held back from earlier calls (at most 5: "begin" in uuencode) and
+ * for a cut uuencode group completed at a line end (at most 3 bytes):
+ * hence decoder_max_out(len) = len + 8.  No allocation; thread-safe
  * across decoders.
  */
 #include "config.h"
@@ -336,7 +337,65 @@ again:
 	}
 }
 
-/* The fast path copies runs of text up to the next '=' or line break. */
+/* In the resting state, decode what needs no state straight from the
+ * input: a run of text, a whole "=XX", a whole soft break, a line break.
+ * Returns the bytes of input used (0: let qp_byte() take the next one). */
+static size_t
+qp_fast(struct decoder *d, const unsigned char *in, size_t len,
+	unsigned char **o_p)
+{
+	unsigned char *o = *o_p, c = 0;
+	unsigned high = 0;
+	size_t i = 0;
+	int hi, lo;
+
+	for (;;) {
+		size_t j = i;
+
+		while (j < len && (c = in[j]) != '=' && c != '\n' &&
+		       c != '\r') {
+			high |= c;
+			j++;
+		}
+		if (j > i) {
+			memcpy(o, in + i, j - i);
+			o += j - i;
+			qp_count(d, j - i);
+			i = j;
+		}
+		if (i == len)
+			break;
+		if (c == '\n') {
+			*o++ = c;
+			d->line_len = 0;
+			i++;
+		} else if (c == '\r') {
+			*o++ = c;
+			i++;
+		} else if (len - i >= 3 && (hi = hex_value(in[i + 1])) >= 0 &&
+			   (lo = hex_value(in[i + 2])) >= 0) {
+			*o++ = (unsigned char)(hi << 4 | lo);
+			qp_count(d, 3);
+			i += 3;
+		} else if (len - i >= 2 && in[i + 1] == '\n') {
+			qp_count(d, 1);
+			d->line_len = 0;
+			i += 2;
+		} else if (len - i >= 3 && in[i + 1] == '\r' &&
+			   in[i + 2] == '\n') {
+			qp_count(d, 1);
+			d->line_len = 0;
+			i += 3;
+		} else {
+			break;
+		}
+	}
+	if (high & 0x80)
+		d->defects |= DECODE_D_QP_8BIT;
+	*o_p = o;
+	return i;
+}
+
 static size_t
 qp_feed(struct decoder *d, const unsigned char *in, size_t len,
 	unsigned char *out)
@@ -346,25 +405,9 @@ qp_feed(struct decoder *d, const unsigned char *in, size_t len,
 
 	while (i < len) {
 		if (d->state == QP_TEXT) {
-			unsigned high = 0;
-			size_t j = i;
-			unsigned char c;
-
-			while (j < len && (c = in[j]) != '=' && c != '\n' &&
-			       c != '\r') {
-				high |= c;
-				j++;
-			}
-			if (j > i) {
-				memcpy(o, in + i, j - i);
-				o += j - i;
-				qp_count(d, j - i);
-				if (high & 0x80)
-					d->defects |= DECODE_D_QP_8BIT;
-				i = j;
-				if (i == len)
-					break;
-			}
+			i += qp_fast(d, in + i, len - i, &o);
+			if (i == len)
+				break;
 		}
 		o += qp_byte(d, in[i++], o);
 	}

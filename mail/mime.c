@@ -46,6 +46,7 @@
  */
 #include "config.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -65,6 +66,7 @@ enum {
 	P_PARTS,    /* multipart between delimiters */
 	P_EPILOGUE, /* multipart after its close delimiter */
 	P_MESSAGE,  /* message/ container, its child open */
+	P_BLOCKS,   /* message/delivery-status: header blocks */
 	P_DONE,
 };
 
@@ -83,7 +85,21 @@ struct sink {
 	EVP_MD_CTX *md;
 	bool identity; /* 7bit, 8bit, binary, unknown: no decoder */
 	uint64_t size;
+	/* an encoded message: its decoded content goes to this parser */
+	struct mime_parser *sub;
 };
+
+/* An open boundary.  A multipart with two Content-Type fields or two
+ * boundary parameters has an entry for each value: a client may split
+ * at either, so both are delimiters here (MIME_D_AMBIGUOUS_BOUNDARY). */
+struct bentry {
+	struct mime_part *part;
+	const char *b;
+	size_t len;
+};
+
+/* Most boundary values taken for one multipart. */
+#define BOUNDARY_ALTERNATIVES 4
 
 /* Verdicts on a line that may be special. */
 enum line_kind {
@@ -91,20 +107,34 @@ enum line_kind {
 	L_DELIM,
 	L_UU_BEGIN,
 	L_UU_END,
+	L_BLANK, /* ends the body of a delivery-status block */
+	L_BLOCK, /* starts a delivery-status block */
+};
+
+/* mime_parser.dsn: where we are in a message/delivery-status body */
+enum {
+	DSN_NONE,
+	DSN_BODY,    /* cur is a block with non-header lines */
+	DSN_BETWEEN, /* cur is the delivery-status part, between blocks */
 };
 
 struct mime_parser {
 	struct pst_arena *arena;
 	struct mime_limits lim;
 	int mode;
-	uint64_t base;  /* offset of byte 0 of the chunk being fed */
+	uint64_t base;	/* offset of byte 0 of the chunk being fed */
 	uint64_t total; /* bytes fed so far */
 	struct mime_part *root, *cur; /* cur: the innermost open part */
 	unsigned nparts;
+	/* A parser of an encoded message's decoded content shares the
+	 * part count and header accounting of the parser above it. */
+	unsigned *count;
+	size_t *htotal;
+	unsigned depth_base;
+	const struct mime_part *offset_base;
 
-	/* open multiparts whose delimiters are looked for, outermost first */
-	struct mime_part **bstack;
-	size_t *blen;
+	/* boundaries of open multiparts, outermost first */
+	struct bentry *bstack;
 	unsigned nb, bcap;
 
 	/* a line cut by a chunk boundary */
@@ -119,17 +149,19 @@ struct mime_parser {
 	uint64_t field_off;
 	bool first_line;
 	size_t block_size;
-	size_t header_total;
+	size_t header_total; /* (through htotal) */
 
 	/* body scanning */
 	bool scan;    /* lines must be looked at */
 	bool uu_scan; /* cur is raw text/plain: look for "begin" lines */
 	bool bol;     /* the next byte starts a line */
+	int dsn;      /* DSN_* */
 	unsigned char held[2];
 	unsigned nheld; /* bytes held back: the line break before the next
 			 * line (bol), or a CR that may start one (!bol) */
 
 	struct sink main, uu;
+	const EVP_MD *sha256;
 	unsigned char *out;
 	bool saw_crlf, saw_lf;
 	bool force_leaf; /* end_headers(): a leaf whatever the type */
@@ -176,6 +208,7 @@ static const char *const defect_names[MIME_D_COUNT] = {
 	"limit_header_line",
 	"limit_header_size",
 	"limit_boundary",
+	"bare_cr",
 };
 
 const char *
@@ -220,6 +253,30 @@ oom(struct mime_parser *p)
 
 /* ---- sinks: decode and hash content as it streams ---- */
 
+/*
+ * SHA-256, fetched from the provider once per process: EVP_sha256() would
+ * fetch (under a lock) at every part, a tenth of the time spent on small
+ * messages.  The first thread to fetch publishes it; a loser frees its
+ * copy.  Never freed: one object for the process's life.
+ */
+static const EVP_MD *
+sha256_md(void)
+{
+	static _Atomic(EVP_MD *) cached;
+	EVP_MD *md = atomic_load(&cached), *expect = NULL;
+
+	if (md != NULL)
+		return md;
+	md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (md == NULL)
+		return EVP_sha256();
+	if (!atomic_compare_exchange_strong(&cached, &expect, md)) {
+		EVP_MD_free(md);
+		md = expect;
+	}
+	return md;
+}
+
 static void
 sink_start(struct mime_parser *p, struct sink *s, struct mime_part *part)
 {
@@ -227,9 +284,21 @@ sink_start(struct mime_parser *p, struct sink *s, struct mime_part *part)
 	s->identity = identity_encoding(part->encoding);
 	s->size = 0;
 	decoder_init(&s->dec, part->encoding);
-	if (EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1)
+	if (EVP_DigestInit_ex(s->md, p->sha256, NULL) != 1)
 		oom(p);
 }
+
+static void
+sub_feed(struct mime_parser *p, struct sink *s, const unsigned char *d,
+	 size_t n)
+{
+	const char *error;
+
+	if (n > 0 && mime_parser_feed(s->sub, d, n, &error) < 0)
+		p->error = error;
+}
+
+static void sub_end(struct mime_parser *p, struct sink *s);
 
 static void
 sink_feed(struct mime_parser *p, struct sink *s, const unsigned char *d,
@@ -247,6 +316,8 @@ sink_feed(struct mime_parser *p, struct sink *s, const unsigned char *d,
 
 		if (got > 0 && EVP_DigestUpdate(s->md, p->out, got) != 1)
 			oom(p);
+		if (s->sub != NULL)
+			sub_feed(p, s, p->out, got);
 		d += k;
 		n -= k;
 	}
@@ -267,6 +338,10 @@ sink_finish(struct mime_parser *p, struct sink *s)
 			oom(p);
 		s->size = s->dec.out_total;
 		part->defects |= mime_defects_from_decoder(s->dec.defects);
+		if (s->sub != NULL) {
+			sub_feed(p, s, p->out, got);
+			sub_end(p, s);
+		}
 	}
 	part->size = s->size;
 	if (EVP_DigestFinal_ex(s->md, part->sha256, &mdlen) != 1)
@@ -313,9 +388,10 @@ new_part(struct mime_parser *p, struct mime_part *parent, uint64_t off)
 		oom(p);
 		return NULL;
 	}
-	part->index = p->nparts++;
+	part->index = (*p->count)++;
 	part->parent = parent;
-	part->depth = parent ? parent->depth + 1 : 0;
+	part->depth = parent ? parent->depth + 1 : p->depth_base;
+	part->offset_base = p->offset_base;
 	part->header_start = off;
 	part->body_start = part->body_end = off;
 	part->preamble_end = part->epilogue_start = off;
@@ -336,7 +412,7 @@ new_part(struct mime_parser *p, struct mime_part *parent, uint64_t off)
 static bool
 can_create(struct mime_parser *p, unsigned depth)
 {
-	if (p->nparts >= p->lim.max_parts) {
+	if (*p->count >= p->lim.max_parts) {
 		add_defect(p, p->cur, MIME_D_LIMIT_PARTS);
 		return false;
 	}
@@ -358,6 +434,7 @@ begin_block(struct mime_parser *p)
 	p->nheld = 0;
 	p->scan = false;
 	p->uu_scan = false;
+	p->dsn = DSN_NONE;
 }
 
 static uint64_t
@@ -372,7 +449,8 @@ static void
 leafify(struct mime_parser *p, struct mime_part *m, uint64_t end)
 {
 	m->kind = MIME_PART_LEAF;
-	m->defects |= MIME_D_NO_START_BOUNDARY;
+	if (p->mode != M_TRUNC)
+		m->defects |= MIME_D_NO_START_BOUNDARY;
 	m->body_end = m->preamble_end = m->epilogue_start =
 		max_u64(end, m->body_start);
 	if (p->main.part == m)
@@ -383,7 +461,7 @@ static void
 pop_boundary(struct mime_parser *p, struct mime_part *m)
 {
 	for (unsigned k = 0; k < p->nb; k++)
-		if (p->bstack[k] == m) {
+		if (p->bstack[k].part == m) {
 			p->nb = k;
 			return;
 		}
@@ -409,7 +487,9 @@ close_part(struct mime_parser *p, struct mime_part *q, uint64_t end)
 		pop_boundary(p, q);
 		break;
 	case P_PARTS:
-		q->defects |= MIME_D_NO_FINAL_BOUNDARY;
+		/* (past a limit nobody looked for it) */
+		if (p->mode != M_TRUNC)
+			q->defects |= MIME_D_NO_FINAL_BOUNDARY;
 		q->body_end = q->epilogue_start = end;
 		pop_boundary(p, q);
 		break;
@@ -467,11 +547,11 @@ store_field(struct mime_parser *p)
 	}
 	if (memchr(h->raw.p, '\0', h->raw.len) != NULL)
 		part->defects |= MIME_D_HEADER_NUL;
-	p->header_total += h->name.len + h->raw.len;
+	*p->htotal += h->name.len + h->raw.len;
 	if (h->unfolded.p != h->raw.p + (h->raw.len - h->unfolded.len))
-		p->header_total += h->unfolded.len;
+		*p->htotal += h->unfolded.len;
 	if (h->value.p != h->unfolded.p)
-		p->header_total += h->value.len;
+		*p->htotal += h->value.len;
 	if (part->last_header != NULL)
 		part->last_header->next = h;
 	else
@@ -481,8 +561,8 @@ store_field(struct mime_parser *p)
 }
 
 static void
-add_filename(struct mime_parser *p, struct mime_part *part,
-	     struct pst_str name, enum mime_filename_source src, bool alt)
+add_filename(struct mime_parser *p, struct mime_part *part, struct pst_str name,
+	     enum mime_filename_source src, bool alt)
 {
 	struct mime_filename *fn;
 
@@ -596,9 +676,9 @@ interpret(struct mime_parser *p, struct mime_part *part)
 		struct mime_ctype v;
 
 		if (name_is(h, "content-type")) {
-			if (mime_header_parse_content_type(p->arena, h->unfolded,
-							   &v,
-							   &part->defects) < 0) {
+			if (mime_header_parse_content_type(
+				    p->arena, h->unfolded, &v, &part->defects) <
+			    0) {
 				oom(p);
 				return;
 			}
@@ -613,8 +693,8 @@ interpret(struct mime_parser *p, struct mime_part *part)
 				part->type = v.value;
 			part->type_params = v.params;
 		} else if (name_is(h, "content-disposition")) {
-			if (mime_header_parse_disposition(p->arena,
-							  h->unfolded, &v,
+			if (mime_header_parse_disposition(p->arena, h->unfolded,
+							  &v,
 							  &part->defects) < 0) {
 				oom(p);
 				return;
@@ -674,16 +754,62 @@ interpret(struct mime_parser *p, struct mime_part *part)
 /* ---- starting a body ---- */
 
 static void
-push_boundary(struct mime_parser *p, struct mime_part *m, size_t blen)
+push_boundary(struct mime_parser *p, struct mime_part *m, const char *b,
+	      size_t blen)
 {
 	for (unsigned k = 0; k < p->nb; k++)
-		if (p->blen[k] == blen &&
-		    memcmp(p->bstack[k]->boundary, m->boundary, blen) == 0)
+		if (p->bstack[k].len == blen &&
+		    memcmp(p->bstack[k].b, b, blen) == 0) {
 			m->defects |= MIME_D_AMBIGUOUS_BOUNDARY;
+			if (p->bstack[k].part == m)
+				return;
+		}
 	if (p->nb < p->bcap) {
-		p->bstack[p->nb] = m;
-		p->blen[p->nb] = blen;
+		p->bstack[p->nb].part = m;
+		p->bstack[p->nb].b = b;
+		p->bstack[p->nb].len = blen;
 		p->nb++;
+	}
+}
+
+/* Other boundary values a client could take: further boundary
+ * parameters of the first Content-Type and those of later multipart
+ * Content-Type fields. */
+static void
+push_alternatives(struct mime_parser *p, struct mime_part *m)
+{
+	unsigned taken = 1;
+	const struct mime_header *h = NULL;
+	bool first = true;
+
+	while ((h = mime_part_header(m, h, "content-type")) != NULL &&
+	       taken < BOUNDARY_ALTERNATIVES) {
+		struct mime_ctype v;
+		uint64_t ignore = 0;
+		const struct mime_param *q;
+
+		if (first) {
+			v.value = m->type;
+			v.params = m->type_params;
+		} else if (mime_header_parse_content_type(p->arena, h->unfolded,
+							  &v, &ignore) < 0) {
+			oom(p);
+			return;
+		}
+		first = false;
+		if (v.value == NULL || strncmp(v.value, "multipart/", 10) != 0)
+			continue;
+		for (q = v.params; q != NULL && taken < BOUNDARY_ALTERNATIVES;
+		     q = q->next) {
+			if (strcmp(q->name, "boundary") != 0 ||
+			    q->value.p == m->boundary || q->value.len == 0 ||
+			    q->value.len > p->lim.max_boundary ||
+			    strcmp(q->value.p, m->boundary) == 0)
+				continue;
+			m->defects |= MIME_D_AMBIGUOUS_BOUNDARY;
+			push_boundary(p, m, q->value.p, q->value.len);
+			taken++;
+		}
 	}
 }
 
@@ -696,7 +822,10 @@ start_leaf(struct mime_parser *p, struct mime_part *part)
 	p->mode = M_BODY;
 	p->uu_scan = !part->synthetic && identity_encoding(part->encoding) &&
 		     strcmp(part->type, "text/plain") == 0;
-	p->scan = p->nb > 0 || p->uu_scan;
+	p->dsn = part->parent != NULL && part->parent->state == P_BLOCKS
+			 ? DSN_BODY
+			 : DSN_NONE;
+	p->scan = p->nb > 0 || p->uu_scan || p->dsn != DSN_NONE;
 }
 
 /* Everything from here on is content of the current part. */
@@ -723,13 +852,14 @@ end_headers(struct mime_parser *p, uint64_t off)
 		return;
 	p->bol = true;
 	p->nheld = 0;
-	if (p->force_leaf) {
+	if (p->force_leaf ||
+	    (part->parent != NULL && part->parent->state == P_BLOCKS)) {
+		/* A delivery-status block is a leaf whatever it says. */
 		start_leaf(p, part);
 		return;
 	}
 	multipart = strncmp(part->type, "multipart/", 10) == 0;
-	message = strncmp(part->type, "message/", 8) == 0 &&
-		  strcmp(part->type, "message/delivery-status") != 0;
+	message = strncmp(part->type, "message/", 8) == 0;
 	if (multipart) {
 		size_t blen = part->boundary ? strlen(part->boundary) : 0;
 
@@ -750,7 +880,8 @@ end_headers(struct mime_parser *p, uint64_t off)
 				part->defects |= MIME_D_MULTIPART_CTE;
 			part->kind = MIME_PART_MULTIPART;
 			part->state = P_PREAMBLE;
-			push_boundary(p, part, blen);
+			push_boundary(p, part, part->boundary, blen);
+			push_alternatives(p, part);
 			/* The preamble is decoded as if it were the
 			 * content, in case no delimiter ever comes. */
 			sink_start(p, &p->main, part);
@@ -768,8 +899,13 @@ end_headers(struct mime_parser *p, uint64_t off)
 			enter_trunc(p);
 			return;
 		} else {
+			/* Python reads a delivery-status body as a series
+			 * of header blocks, one part each (RFC 3464). */
 			part->kind = MIME_PART_MESSAGE;
-			part->state = P_MESSAGE;
+			part->state = strcmp(part->type,
+					     "message/delivery-status") == 0
+					      ? P_BLOCKS
+					      : P_MESSAGE;
 			child = new_part(p, part, off);
 			if (child == NULL)
 				return;
@@ -834,6 +970,43 @@ header_limit(struct mime_parser *p, uint64_t bit, uint64_t off, bool cont)
 
 enum { LINE_CONSUMED, LINE_NOT_CONSUMED };
 
+/* A delivery-status block ends at off (a blank line that is consumed as
+ * the separator). */
+static void
+block_end(struct mime_parser *p, uint64_t off)
+{
+	struct mime_part *b = p->cur;
+
+	if (p->error != NULL || b->parent == NULL)
+		return;
+	close_part(p, b, off);
+	p->cur = b->parent;
+	p->mode = M_BODY;
+	p->scan = true;
+	p->uu_scan = false;
+	p->dsn = DSN_BETWEEN;
+	p->bol = true;
+	p->nheld = 0;
+}
+
+/* A line at off starts the next delivery-status block. */
+static void
+block_start(struct mime_parser *p, uint64_t off)
+{
+	struct mime_part *b;
+
+	p->nheld = 0;
+	if (!can_create(p, p->cur->depth + 1)) {
+		enter_trunc(p);
+		return;
+	}
+	b = new_part(p, p->cur, off);
+	if (b == NULL)
+		return;
+	p->cur = b;
+	begin_block(p);
+}
+
 /* One complete header line s[0..n) (its line break included when there
  * is one) at offset off. */
 static int
@@ -845,7 +1018,21 @@ header_line(struct mime_parser *p, const unsigned char *s, size_t n,
 	unsigned m;
 	bool close, cont = c > 0 && is_blank(s[0]);
 
+	/* First, so that a line cut by chunks is judged the same: the
+	 * cut is noticed as soon as the line passes the limit. */
+	if (n > p->lim.max_header_line) {
+		header_limit(p, MIME_D_LIMIT_HEADER_LINE, off, cont);
+		return LINE_NOT_CONSUMED;
+	}
 	count_eol(p, s, n);
+	if (c > 0 && memchr(s, '\r', c) != NULL)
+		part->defects |= MIME_D_BARE_CR;
+	if (c == 0 && part->parent != NULL && part->parent->state == P_BLOCKS) {
+		/* The end of a delivery-status block: no body. */
+		end_headers(p, off);
+		block_end(p, off);
+		return LINE_CONSUMED;
+	}
 	if (c == 0) {
 		end_headers(p, off + n);
 		return LINE_CONSUMED;
@@ -857,14 +1044,13 @@ header_line(struct mime_parser *p, const unsigned char *s, size_t n,
 		return LINE_NOT_CONSUMED;
 	}
 	p->block_size += n;
-	if (n > p->lim.max_header_line ||
-	    (cont && p->have_field &&
-	     p->field.len + n > p->lim.max_header_line)) {
+	if (cont && p->have_field &&
+	    p->field.len + n > p->lim.max_header_line) {
 		header_limit(p, MIME_D_LIMIT_HEADER_LINE, off, cont);
 		return LINE_NOT_CONSUMED;
 	}
 	if (p->block_size > p->lim.max_header_size ||
-	    p->header_total + p->block_size > p->lim.max_header_total) {
+	    *p->htotal + p->block_size > p->lim.max_header_total) {
 		header_limit(p, MIME_D_LIMIT_HEADER_SIZE, off, cont);
 		return LINE_NOT_CONSUMED;
 	}
@@ -918,6 +1104,16 @@ headers_step(struct mime_parser *p, const unsigned char *d, size_t pos,
 	size_t n;
 
 	if (p->line_pending) {
+		if (p->line.len > 0 && p->line.data[p->line.len - 1] == '\n') {
+			/* complete already (it started a DSN block) */
+			if (header_line(p, (const unsigned char *)p->line.data,
+					p->line.len,
+					p->line_off) == LINE_CONSUMED) {
+				pst_buf_reset(&p->line);
+				p->line_pending = false;
+			}
+			return pos;
+		}
 		e = memchr(d + pos, '\n', len - pos);
 		n = e ? (size_t)(e - (d + pos)) + 1 : len - pos;
 		if (p->line.len + n > p->lim.max_header_line) {
@@ -1023,27 +1219,56 @@ static inline bool
 maybe_special(const struct mime_parser *p, unsigned char c)
 {
 	return (c == '-' && p->nb > 0) || (c == 'e' && p->uu.part != NULL) ||
-	       (c == 'b' && p->uu_scan && p->uu.part == NULL);
+	       (c == 'b' && p->uu_scan && p->uu.part == NULL) ||
+	       (p->dsn == DSN_BODY && (c == '\r' || c == '\n')) ||
+	       p->dsn == DSN_BETWEEN;
+}
+
+/*
+ * A line too long to be special: still flag "--boundary junk" when the
+ * first max_header_line bytes show it, so that a whole line and a line
+ * cut by chunks (seen only that far) are judged alike.
+ */
+static void
+prefix_window(struct mime_parser *p, const unsigned char *s, size_t n)
+{
+	size_t w = n < p->lim.max_header_line ? n : p->lim.max_header_line;
+
+	if (w < 2 || s[0] != '-' || s[1] != '-')
+		return;
+	for (unsigned k = 0; k < p->nb; k++)
+		if (match_boundary(s, w, p->bstack[k].b, p->bstack[k].len) ==
+		    3) {
+			p->cur->defects |= MIME_D_BOUNDARY_PREFIX;
+			return;
+		}
 }
 
 /* What a complete line s[0..n) is.  Lines longer than max_header_line are
  * never special, so that a cut line is judged the same. */
 static int
-classify(struct mime_parser *p, const unsigned char *s, size_t n,
-	 unsigned *m_r, bool *close_r)
+classify(struct mime_parser *p, const unsigned char *s, size_t n, unsigned *m_r,
+	 bool *close_r)
 {
 	size_t c = content_len(s, n), nl, nn;
 	bool prefix = false;
 	int found = -1;
 
-	if (c > p->lim.max_header_line || c == 0)
+	if (n > p->lim.max_header_line) {
+		/* judged like a cut line (pending_line) */
+		prefix_window(p, s, n);
 		return L_NORMAL;
+	}
+	if (p->dsn == DSN_BODY && c == 0 && n > 0)
+		return L_BLANK;
+	if (c == 0)
+		return p->dsn == DSN_BETWEEN ? L_BLOCK : L_NORMAL;
 	if (s[0] == '-' && p->nb > 0) {
 		if (c < 2 || s[1] != '-')
-			return L_NORMAL;
+			return p->dsn == DSN_BETWEEN ? L_BLOCK : L_NORMAL;
 		for (unsigned k = 0; k < p->nb; k++) {
-			int r = match_boundary(s, c, p->bstack[k]->boundary,
-					       p->blen[k]);
+			int r = match_boundary(s, c, p->bstack[k].b,
+					       p->bstack[k].len);
 
 			if (r == 3) {
 				prefix = true;
@@ -1051,8 +1276,9 @@ classify(struct mime_parser *p, const unsigned char *s, size_t n,
 				/* Outermost first, as clients check. */
 				found = (int)k;
 				*close_r = r == 2;
-			} else if (r != 0) {
-				p->bstack[found]->defects |=
+			} else if (r != 0 &&
+				   p->bstack[k].part != p->bstack[found].part) {
+				p->bstack[found].part->defects |=
 					MIME_D_AMBIGUOUS_BOUNDARY;
 			}
 		}
@@ -1063,8 +1289,10 @@ classify(struct mime_parser *p, const unsigned char *s, size_t n,
 		}
 		if (prefix)
 			p->cur->defects |= MIME_D_BOUNDARY_PREFIX;
-		return L_NORMAL;
+		return p->dsn == DSN_BETWEEN ? L_BLOCK : L_NORMAL;
 	}
+	if (p->dsn == DSN_BETWEEN)
+		return L_BLOCK;
 	if (s[0] == 'e' && p->uu.part != NULL && uu_end_line(s, c))
 		return L_UU_END;
 	if (s[0] == 'b' && p->uu_scan && p->uu.part == NULL &&
@@ -1082,8 +1310,12 @@ possible_special(struct mime_parser *p, const unsigned char *s, size_t n)
 {
 	bool possible = false, prefix = false;
 
-	if (n > p->lim.max_header_line)
+	if (n > p->lim.max_header_line) {
+		prefix_window(p, s, n);
 		return false;
+	}
+	if (s[0] == '\r' || p->dsn == DSN_BETWEEN)
+		return true; /* a blank line, or decided by its start */
 	if (s[0] == 'e')
 		return p->uu.part != NULL &&
 		       memcmp(s, "end", n < 3 ? n : 3) == 0;
@@ -1095,11 +1327,10 @@ possible_special(struct mime_parser *p, const unsigned char *s, size_t n)
 	if (s[1] != '-')
 		return false;
 	for (unsigned k = 0; k < p->nb; k++) {
-		size_t blen = p->blen[k], t = n - 2, j = 0, rn;
+		size_t blen = p->bstack[k].len, t = n - 2, j = 0, rn;
 		const unsigned char *r;
 
-		if (memcmp(s + 2, p->bstack[k]->boundary,
-			   t < blen ? t : blen) != 0)
+		if (memcmp(s + 2, p->bstack[k].b, t < blen ? t : blen) != 0)
 			continue;
 		if (t <= blen) {
 			possible = true;
@@ -1115,7 +1346,8 @@ possible_special(struct mime_parser *p, const unsigned char *s, size_t n)
 			if (r[1] == '-')
 				j = 2;
 		}
-		while (j < rn && (is_blank(r[j]) || (r[j] == '\r' && j == rn - 1)))
+		while (j < rn &&
+		       (is_blank(r[j]) || (r[j] == '\r' && j == rn - 1)))
 			j++;
 		if (j == rn)
 			possible = true;
@@ -1128,8 +1360,7 @@ possible_special(struct mime_parser *p, const unsigned char *s, size_t n)
 }
 
 static void
-start_uu(struct mime_parser *p, const unsigned char *s, size_t n,
-	 uint64_t off)
+start_uu(struct mime_parser *p, const unsigned char *s, size_t n, uint64_t off)
 {
 	struct mime_part *parent = p->cur, *u;
 	size_t c = content_len(s, n), at, len;
@@ -1186,7 +1417,7 @@ static void
 delimiter(struct mime_parser *p, unsigned m, bool close, uint64_t cend,
 	  uint64_t after)
 {
-	struct mime_part *mp = p->bstack[m], *child;
+	struct mime_part *mp = p->bstack[m].part, *child;
 
 	while (p->cur != mp && p->cur != NULL) {
 		struct mime_part *q = p->cur;
@@ -1228,15 +1459,28 @@ delimiter(struct mime_parser *p, unsigned m, bool close, uint64_t cend,
 static void
 buffered_line(struct mime_parser *p)
 {
-	const unsigned char *s = (const unsigned char *)pst_buf_view(&p->line).p;
+	const unsigned char *s =
+		(const unsigned char *)pst_buf_view(&p->line).p;
 	size_t n = p->line.len, c = content_len(s, n);
 	uint64_t off = p->line_off;
 	unsigned m = 0;
 	bool close = false;
 	int v = classify(p, s, n, &m, &close);
 
+	if (v == L_BLOCK) {
+		/* The line stays pending: the new block's first line. */
+		block_start(p, off);
+		return;
+	}
 	p->line_pending = false;
-	if (v == L_DELIM && !close && !can_create(p, p->bstack[m]->depth + 1)) {
+	if (v == L_BLANK) {
+		flush_held(p);
+		block_end(p, off);
+		pst_buf_reset(&p->line);
+		return;
+	}
+	if (v == L_DELIM && !close &&
+	    !can_create(p, p->bstack[m].part->depth + 1)) {
 		flush_held(p);
 		content(p, s, n);
 		enter_trunc(p);
@@ -1275,8 +1519,17 @@ pending_line(struct mime_parser *p, const unsigned char *d, size_t pos,
 	if (p->line.len == 0 || p->line.data[p->line.len - 1] != '\n') {
 		e = memchr(d + pos, '\n', len - pos);
 		n = e ? (size_t)(e - (d + pos)) + 1 : len - pos;
-		if (p->line.len + n > p->lim.max_header_line + 2) {
+		if (p->line.len + n > p->lim.max_header_line) {
 			/* Too long to be special: content after all. */
+			size_t w = p->lim.max_header_line - p->line.len;
+
+			if (pst_buf_append(&p->line, d + pos, w) < 0) {
+				oom(p);
+				return len;
+			}
+			pos += w;
+			prefix_window(p, (const unsigned char *)p->line.data,
+				      p->line.len);
 			flush_held(p);
 			content(p, (const unsigned char *)p->line.data,
 				p->line.len);
@@ -1304,11 +1557,11 @@ eol_before(const unsigned char *d, size_t from, size_t i)
 }
 
 static size_t
-body_step(struct mime_parser *p, const unsigned char *d, size_t pos,
-	  size_t len)
+body_step(struct mime_parser *p, const unsigned char *d, size_t pos, size_t len)
 {
 	size_t i = pos, run = pos, k = 0;
-	bool dash_only = p->nb > 0 && !p->uu_scan && p->uu.part == NULL;
+	bool dash_only = p->nb > 0 && !p->uu_scan && p->uu.part == NULL &&
+			 p->dsn == DSN_NONE;
 	const unsigned char *e;
 
 	if (p->line_pending)
@@ -1352,7 +1605,8 @@ body_step(struct mime_parser *p, const unsigned char *d, size_t pos,
 					p->nheld = (unsigned)k;
 				}
 				pst_buf_reset(&p->line);
-				if (pst_buf_append(&p->line, d + i, len - i) < 0)
+				if (pst_buf_append(&p->line, d + i, len - i) <
+				    0)
 					oom(p);
 				p->line_pending = true;
 				p->line_off = p->base + i;
@@ -1361,10 +1615,12 @@ body_step(struct mime_parser *p, const unsigned char *d, size_t pos,
 			n = (size_t)(e - (d + i)) + 1;
 			v = classify(p, d + i, n, &m, &close);
 			if (v == L_DELIM) {
-				uint64_t cend = p->base + i - (k ? k : p->nheld);
+				uint64_t cend =
+					p->base + i - (k ? k : p->nheld);
 
 				if (!close &&
-				    !can_create(p, p->bstack[m]->depth + 1)) {
+				    !can_create(p,
+						p->bstack[m].part->depth + 1)) {
 					flush_held(p);
 					content(p, d + run, i - run);
 					enter_trunc(p);
@@ -1377,6 +1633,17 @@ body_step(struct mime_parser *p, const unsigned char *d, size_t pos,
 				p->nheld = 0;
 				delimiter(p, m, close, cend, p->base + i + n);
 				return i + n;
+			}
+			if (v == L_BLANK) {
+				flush_held(p);
+				content(p, d + run, i - run);
+				block_end(p, p->base + i);
+				return i + n;
+			}
+			if (v == L_BLOCK) {
+				flush_held(p);
+				block_start(p, p->base + i);
+				return i;
 			}
 			if (v == L_UU_BEGIN) {
 				flush_held(p);
@@ -1396,7 +1663,7 @@ body_step(struct mime_parser *p, const unsigned char *d, size_t pos,
 				continue;
 			}
 		}
-next_line:
+	next_line:
 		if (dash_only) {
 			/* Only a line that starts with '-' can matter. */
 			size_t j = p->bol ? i + 1 : i;
@@ -1496,14 +1763,14 @@ mime_parser_new(struct pst_arena *arena, const struct mime_limits *limits)
 		p->lim.max_header_line = 80;
 	if (p->lim.max_boundary < 1)
 		p->lim.max_boundary = 1;
-	p->bcap = p->lim.max_depth + 2;
+	p->bcap = (p->lim.max_depth + 2) * BOUNDARY_ALTERNATIVES;
 	p->bstack = pst_arena_calloc(arena, p->bcap, sizeof(*p->bstack));
-	p->blen = pst_arena_calloc(arena, p->bcap, sizeof(*p->blen));
 	p->out = pst_arena_alloc(arena, OUT_SLICE + 8);
-	if (p->bstack == NULL || p->blen == NULL || p->out == NULL)
+	if (p->bstack == NULL || p->out == NULL)
 		return NULL;
 	pst_buf_init(&p->line, 0);
 	pst_buf_init(&p->field, 0);
+	p->sha256 = sha256_md();
 	p->main.md = EVP_MD_CTX_new();
 	p->uu.md = EVP_MD_CTX_new();
 	if (p->main.md == NULL || p->uu.md == NULL ||

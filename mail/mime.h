@@ -52,40 +52,41 @@
 #define MIME_DEFAULT_MAX_BOUNDARY 200
 
 struct mime_limits {
-	unsigned max_depth;      /* deepest part: the root is depth 0 */
-	unsigned max_parts;      /* parts in the tree, synthetic included */
-	size_t max_header_line;  /* one field, folded lines included */
-	size_t max_header_size;  /* the header block of one part */
+	unsigned max_depth;	 /* deepest part: the root is depth 0 */
+	unsigned max_parts;	 /* parts in the tree, synthetic included */
+	size_t max_header_line;	 /* one field, folded lines included */
+	size_t max_header_size;	 /* the header block of one part */
 	size_t max_header_total; /* header bytes kept for the message */
-	size_t max_boundary;     /* boundary parameter length */
+	size_t max_boundary;	 /* boundary parameter length */
 };
 
 /* Fill *l with the defaults above. */
 void mime_limits_default(struct mime_limits *l);
 
 enum mime_part_kind {
-	MIME_PART_LEAF,      /* content: decoded, sized and hashed */
+	MIME_PART_LEAF,	     /* content: decoded, sized and hashed */
 	MIME_PART_MULTIPART, /* children between boundary delimiters */
 	MIME_PART_MESSAGE,   /* message/rfc822, message/global...: exactly
-			      * one child, the embedded message */
+			      * one child, the embedded message (for
+			      * message/delivery-status: one per block) */
 };
 
 /* A header field of a part, in order of appearance. */
 struct mime_header {
 	struct mime_header *next;
-	struct pst_str name;     /* as written, without blanks before ':' */
-	struct pst_str raw;      /* after the ':' up to the last line break,
+	struct pst_str name;	 /* as written, without blanks before ':' */
+	struct pst_str raw;	 /* after the ':' up to the last line break,
 				  * folds and all */
 	struct pst_str unfolded; /* folds removed, blanks trimmed */
-	struct pst_str value;    /* unfolded, RFC 2047 words decoded, UTF-8 */
-	uint64_t offset;         /* of the field's first byte */
+	struct pst_str value;	 /* unfolded, RFC 2047 words decoded, UTF-8 */
+	uint64_t offset;	 /* of the field's first byte */
 };
 
 /* Where a filename candidate came from. */
 enum mime_filename_source {
 	MIME_FN_DISPOSITION, /* Content-Disposition filename (any form) */
-	MIME_FN_TYPE,        /* Content-Type name */
-	MIME_FN_ODD,         /* Content-Disposition name, Content-Type
+	MIME_FN_TYPE,	     /* Content-Type name */
+	MIME_FN_ODD,	     /* Content-Disposition name, Content-Type
 			      * filename: misplaced, seen by some clients */
 	MIME_FN_DUPLICATE,   /* from a second Content-Type/-Disposition */
 	MIME_FN_UUENCODE,    /* the name on a uuencode "begin" line */
@@ -93,37 +94,37 @@ enum mime_filename_source {
 
 struct mime_filename {
 	struct mime_filename *next;
-	struct pst_str name;  /* UTF-8 as decoded; not trimmed */
+	struct pst_str name; /* UTF-8 as decoded; not trimmed */
 	enum mime_filename_source source;
-	bool alternative;     /* another reading of an ambiguous value
-			       * (mime_param.alt) */
+	bool alternative; /* another reading of an ambiguous value
+			   * (mime_param.alt) */
 };
 
 struct mime_part {
 	struct mime_part *parent;
 	struct mime_part *children; /* first child; then ->next */
-	struct mime_part *next;     /* next sibling */
-	unsigned index;             /* creation order = pre-order position */
-	unsigned depth;             /* root 0 */
+	struct mime_part *next;	    /* next sibling */
+	unsigned index;		    /* creation order = pre-order position */
+	unsigned depth;		    /* root 0 */
 	enum mime_part_kind kind;
 	/* A uuencoded file found inside a text/plain body: a child of that
 	 * part that no Content-Type announced.  Python's email package
 	 * does not see these, Outlook and Thunderbird show them. */
 	bool synthetic;
 
-	const char *type;     /* "text/plain", lower case; the default
-			       * (text/plain, message/rfc822 in a digest)
-			       * when absent or invalid */
-	const char *subtype;  /* points into type, after the '/' */
-	struct mime_param *type_params;        /* first Content-Type */
-	const char *charset;  /* charset parameter, lower case, or NULL */
-	const char *boundary; /* multipart boundary (NULL for others) */
+	/* "text/plain", lower case; the default (text/plain, or
+	 * message/rfc822 in a digest) when absent or invalid. */
+	const char *type;
+	const char *subtype;		/* points into type, after the '/' */
+	struct mime_param *type_params; /* first Content-Type */
+	const char *charset;	 /* charset parameter, lower case, or NULL */
+	const char *boundary;	 /* multipart boundary (NULL for others) */
 	const char *disposition; /* lower case, or NULL when absent */
 	struct mime_param *disposition_params; /* first Content-Disposition */
 	enum mime_encoding encoding;
 	const char *encoding_name; /* token as written, lower case; NULL
 				    * when there is no such header */
-	const char *content_id;    /* unfolded value, or NULL */
+	const char *content_id;	   /* unfolded value, or NULL */
 	/* The name a client shows: Content-Disposition filename (RFC 2231
 	 * form first), else Content-Type name (Thunderbird, Outlook and
 	 * Gmail agree), blanks around it trimmed; {NULL, 0} when none.
@@ -137,7 +138,8 @@ struct mime_part {
 	struct mime_header *headers;
 	unsigned nheaders;
 
-	/* Absolute offsets into the stream.  The header block is
+	/* Absolute offsets into the stream (or, when offset_base is set,
+	 * into the decoded content of that part).  The header block is
 	 * [header_start, body_start); the content [body_start, body_end):
 	 * the line break before a boundary delimiter belongs to the
 	 * delimiter (RFC 2046 5.1.1), so it is not in the content.  For a
@@ -147,9 +149,14 @@ struct mime_part {
 	 * range runs from its "begin" line through its "end" line. */
 	uint64_t header_start, body_start, body_end;
 	uint64_t preamble_end, epilogue_start;
+	/* NULL, or the base64/QP-encoded message/rfc822 ancestor whose
+	 * decoded content this part was parsed from (MIME_D_ENCODED_MESSAGE):
+	 * the offsets above are into that content.  mime_reader follows. */
+	const struct mime_part *offset_base;
 
 	/* Leaves: the content with the transfer encoding undone (no
-	 * charset conversion).  Containers: 0. */
+	 * charset conversion).  Containers: 0, but for an encoded message,
+	 * the decoded size. */
 	uint64_t size;
 	unsigned char sha256[32];
 	uint64_t defects; /* MIME_D_* seen in this part */
@@ -206,27 +213,22 @@ const char *mime_defect_name(uint64_t bit);
 typedef ssize_t mime_pread_fn(void *ctx, void *buf, size_t len,
 			      uint64_t offset);
 
-#define MIME_READER_BUF 4096
+struct mime_reader;
 
-/* Streams the content of one part: a leaf's decoded content, exactly the
- * bytes behind part->size and part->sha256; a container's raw body.  The
- * struct is the caller's (no allocation); it holds two small buffers. */
-struct mime_reader {
-	/* private */
-	mime_pread_fn *pread;
-	void *ctx;
-	uint64_t pos, end;
-	struct decoder dec;
-	bool decode, finished;
-	size_t out_pos, out_len;
-	unsigned char raw[MIME_READER_BUF];
-	unsigned char out[MIME_READER_BUF + 8];
-};
-
-void mime_reader_init(struct mime_reader *r, const struct mime_part *part,
-		      mime_pread_fn *pread, void *ctx);
-/* Up to len decoded bytes into buf: the count, 0 at the end, -1 when
- * pread failed or the stream is shorter than the tree says. */
+/*
+ * Stream the content of one part: a leaf's decoded content, exactly the
+ * bytes behind part->size and part->sha256; a multipart's raw body; an
+ * encoded message's decoded content.  Parts parsed from an encoded
+ * message are read through a reader of that message, so a chain of such
+ * readers may be opened (one per level, a few KiB each).  NULL when out
+ * of memory.
+ */
+struct mime_reader *mime_reader_open(const struct mime_part *part,
+				     mime_pread_fn *pread, void *ctx);
+/* Up to len bytes into buf: the count, 0 at the end, -1 when pread failed
+ * or the stream is shorter than the tree says. */
 ssize_t mime_reader_read(struct mime_reader *r, void *buf, size_t len);
+/* NULL and *r_p == NULL are accepted; sets *r_p to NULL. */
+void mime_reader_close(struct mime_reader **r_p);
 
 #endif

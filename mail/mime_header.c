@@ -36,12 +36,17 @@
 static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
 
 /* RFC 2045 token characters: printable ASCII but tspecials. */
-static bool
+static const bool token_char[256] = {
+	/* GNU C range designators; the gaps are the tspecials */
+	['!'] = true,	      ['#' ... '\''] = true, ['*' ... '+'] = true,
+	['-' ... '.'] = true, ['0' ... '9'] = true,  ['A' ... 'Z'] = true,
+	['^' ... '~'] = true,
+};
+
+static inline bool
 is_token_char(unsigned char c)
 {
-	if (c <= ' ' || c >= 0x7f)
-		return false;
-	return strchr("()<>@,;:\\\"/[]?=", c) == NULL;
+	return token_char[c];
 }
 
 static bool
@@ -202,7 +207,7 @@ mime_header_unfold(struct pst_arena *arena, struct pst_str raw,
 struct encoded_word {
 	const char *charset;
 	size_t charset_len; /* without an RFC 2231 "*lang" suffix */
-	char enc;           /* 'B' or 'Q' */
+	char enc;	    /* 'B' or 'Q' */
 	const char *text;
 	size_t text_len;
 	size_t len; /* of the whole word */
@@ -219,13 +224,13 @@ parse_encoded_word(const char *s, size_t n, struct encoded_word *w)
 
 	if (n < 2 || s[0] != '=' || s[1] != '?')
 		return 0;
-	while (j < n && s[j] != '?' && (unsigned char)s[j] > ' ' &&
-	       (unsigned char)s[j] < 0x7f)
+	while (j < n && j - 2 <= CHARSET_MAX && s[j] != '?' &&
+	       (unsigned char)s[j] > ' ' && (unsigned char)s[j] < 0x7f)
 		j++;
 	if (j == 2 || j >= n || s[j] != '?' || j - 2 > CHARSET_MAX)
 		return 0;
-	if (j + 2 >= n || s[j + 2] != '?' ||
-	    !strchr("BbQq", s[j + 1]) || s[j + 1] == '\0')
+	if (j + 2 >= n || s[j + 2] != '?' || !strchr("BbQq", s[j + 1]) ||
+	    s[j + 1] == '\0')
 		return 0;
 	w->charset = s + 2;
 	w->charset_len = j - 2;
@@ -365,8 +370,8 @@ all_blank(const char *s, size_t n)
 /* RFC 2047 decode s[0..n) onto out; *changed_r tells whether a word was
  * decoded. */
 static int
-decode_words(const char *s, size_t n, struct pst_buf *out,
-	     uint64_t *defects_r, bool *changed_r)
+decode_words(const char *s, size_t n, struct pst_buf *out, uint64_t *defects_r,
+	     bool *changed_r)
 {
 	struct word_run wr = { .active = false };
 	size_t i = 0;
@@ -404,9 +409,9 @@ decode_words(const char *s, size_t n, struct pst_buf *out,
 		i = at;
 		if (r == 0)
 			continue;
-		if (wr.active && (w.charset_len != wr.charset_len ||
-				  strncasecmp(w.charset, wr.charset,
-					      w.charset_len) != 0)) {
+		if (wr.active &&
+		    (w.charset_len != wr.charset_len ||
+		     strncasecmp(w.charset, wr.charset, w.charset_len) != 0)) {
 			if (word_run_flush(&wr, out, defects_r) < 0)
 				goto out;
 		}
@@ -454,8 +459,8 @@ mime_header_decode(struct pst_arena *arena, struct pst_str in,
 	pst_buf_init(&out, 0);
 	rc = decode_words(in.p, in.len, &out, defects_r, &changed);
 	if (rc == 0) {
-		if (out.len == in.len && memcmp(pst_buf_view(&out).p, in.p,
-						in.len) == 0)
+		if (out.len == in.len &&
+		    memcmp(pst_buf_view(&out).p, in.p, in.len) == 0)
 			*out_r = in;
 		else
 			rc = to_arena(arena, pst_buf_view(&out).p, out.len,
@@ -526,11 +531,11 @@ arena_lower(struct pst_arena *arena, const char *s, size_t n)
 struct raw_param {
 	const char *attr; /* lower case base name */
 	size_t attr_len;
-	long section;     /* -1: none; -2: malformed number */
-	bool extended;    /* attribute ended in '*' */
+	long section;  /* -1: none; -2: malformed number */
+	bool extended; /* attribute ended in '*' */
 	bool quoted;
 	bool no_value;
-	bool used;        /* taken into a joined parameter */
+	bool used;	      /* taken into a joined parameter */
 	struct pst_str value; /* unquoted bytes (arena) */
 	struct pst_str alt;   /* another reading, or {NULL, 0} */
 	unsigned order;
@@ -636,8 +641,8 @@ read_value(struct pst_arena *arena, const char *s, size_t n, size_t i,
 			tmp->len = b;
 			j = e;
 		}
-		if (to_arena(arena, pst_buf_view(tmp).p, tmp->len,
-			     &rp->value) < 0)
+		if (to_arena(arena, pst_buf_view(tmp).p, tmp->len, &rp->value) <
+		    0)
 			*oom_r = -1;
 		return j;
 	}
@@ -672,8 +677,7 @@ read_value(struct pst_arena *arena, const char *s, size_t n, size_t i,
 /* Tokenise s[0..n) into raw parameters (arena array). */
 static int
 read_raw_params(struct pst_arena *arena, const char *s, size_t n,
-		struct raw_param **raw_r, unsigned *nraw_r,
-		uint64_t *defects_r)
+		struct raw_param **raw_r, unsigned *nraw_r, uint64_t *defects_r)
 {
 	struct raw_param *raw;
 	struct pst_buf tmp;
@@ -762,7 +766,8 @@ percent_decode(const char *s, size_t n, struct pst_buf *out,
 			continue;
 		if (pst_buf_append(out, s + run, i - run) < 0)
 			return -1;
-		if (i + 2 < n && (hi = hex_value((unsigned char)s[i + 1])) >= 0 &&
+		if (i + 2 < n &&
+		    (hi = hex_value((unsigned char)s[i + 1])) >= 0 &&
 		    (lo = hex_value((unsigned char)s[i + 2])) >= 0) {
 			c = (char)(hi << 4 | lo);
 			if (pst_buf_append(out, &c, 1) < 0)
@@ -808,12 +813,12 @@ finish_value(struct pst_arena *arena, const char *charset, bool extended,
 /* Split an RFC 2231 extended value "charset'lang'text". */
 static int
 split_extended(struct pst_arena *arena, struct pst_str v, const char **cs_r,
-	       const char **lang_r, struct pst_str *text_r,
-	       uint64_t *defects_r)
+	       const char **lang_r, struct pst_str *text_r, uint64_t *defects_r)
 {
 	const char *q1 = memchr(v.p, '\'', v.len);
-	const char *q2 = q1 ? memchr(q1 + 1, '\'', v.len - (size_t)(q1 + 1 - v.p))
-			    : NULL;
+	const char *q2 =
+		q1 ? memchr(q1 + 1, '\'', v.len - (size_t)(q1 + 1 - v.p))
+		   : NULL;
 
 	*cs_r = NULL;
 	*lang_r = NULL;
@@ -869,8 +874,8 @@ join_sections(struct pst_arena *arena, struct raw_param **sec, unsigned n,
 			if (k == 0 && split_extended(arena, text, cs_r, lang_r,
 						     &text, defects_r) < 0)
 				return -1;
-			if (percent_decode(text.p, text.len, bytes,
-					   defects_r) < 0)
+			if (percent_decode(text.p, text.len, bytes, defects_r) <
+			    0)
 				return -1;
 		} else if (pst_buf_append(bytes, text.p, text.len) < 0) {
 			return -1;
@@ -919,8 +924,8 @@ build_continued(struct pst_arena *arena, struct raw_param *raw, unsigned nraw,
 		/* The reading of parsers that join every section (Python)
 		 * is the alternative.  sec[] was partly overwritten: sort
 		 * the full set again. */
-		struct raw_param **all = pst_arena_calloc(arena, n,
-							  sizeof(*all));
+		struct raw_param **all =
+			pst_arena_calloc(arena, n, sizeof(*all));
 		unsigned m = 0;
 
 		if (all == NULL)
@@ -933,8 +938,7 @@ build_continued(struct pst_arena *arena, struct raw_param *raw, unsigned nraw,
 		if (join_sections(arena, all, m, &bytes, &cs, &lang, &ext,
 				  defects_r) < 0 ||
 		    finish_value(arena, cs, ext, pst_buf_view(&bytes).p,
-				 bytes.len, &p->alt, NULL, tmp,
-				 defects_r) < 0)
+				 bytes.len, &p->alt, NULL, tmp, defects_r) < 0)
 			goto out;
 		pst_buf_reset(&bytes);
 		if (take == 0) {
@@ -1015,7 +1019,8 @@ mime_param_get(const struct mime_param *params, const char *name)
 
 	for (const struct mime_param *p = params; p != NULL; p = p->next)
 		if (strcmp(p->name, name) == 0 &&
-		    (best == NULL || mime_param_rank(p) < mime_param_rank(best)))
+		    (best == NULL ||
+		     mime_param_rank(p) < mime_param_rank(best)))
 			best = p;
 	return best;
 }
@@ -1128,6 +1133,10 @@ mime_header_parse_content_type(struct pst_arena *arena, struct pst_str in,
 		i = s0 = skip_cfws(s, n, i + 1, defects_r);
 		i = s1 = scan_token(s, n, i);
 		ok = s1 > s0;
+		/* "a/b/c" is no type either (Python agrees). */
+		for (size_t k = s1; ok && k < n && s[k] != ';'; k++)
+			if (s[k] == '/')
+				ok = false;
 	}
 	if (ok) {
 		char *v = pst_arena_alloc(arena, t1 - t0 + s1 - s0 + 2);
@@ -1154,8 +1163,7 @@ mime_header_parse_content_type(struct pst_arena *arena, struct pst_str in,
 	i = skip_cfws(s, n, i, defects_r);
 	if (i < n && s[i] != ';')
 		*defects_r |= MIME_D_PARAM_SYNTAX; /* "text/plain junk" */
-	return mime_header_parse_params(arena,
-					(struct pst_str){ s + i, n - i },
+	return mime_header_parse_params(arena, (struct pst_str){ s + i, n - i },
 					&ct_r->params, &ct_r->nparams,
 					defects_r);
 }
@@ -1171,8 +1179,8 @@ mime_header_parse_disposition(struct pst_arena *arena, struct pst_str in,
 	i = skip_cfws(s, n, 0, defects_r);
 	t0 = i;
 	i = t1 = scan_token(s, n, i);
-	if (t1 > t0 && (cd_r->value = arena_lower(arena, s + t0, t1 - t0)) ==
-			       NULL)
+	if (t1 > t0 &&
+	    (cd_r->value = arena_lower(arena, s + t0, t1 - t0)) == NULL)
 		return -1;
 	i = skip_cfws(s, n, i, defects_r);
 	if (i < n && s[i] != ';') {
@@ -1183,8 +1191,7 @@ mime_header_parse_disposition(struct pst_arena *arena, struct pst_str in,
 			while (i < n && s[i] != ';')
 				i++;
 	}
-	return mime_header_parse_params(arena,
-					(struct pst_str){ s + i, n - i },
+	return mime_header_parse_params(arena, (struct pst_str){ s + i, n - i },
 					&cd_r->params, &cd_r->nparams,
 					defects_r);
 }

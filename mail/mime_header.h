@@ -31,53 +31,70 @@
  * (mime.h) gives each a short stable name for logs and JSON.
  */
 #define MIME_D(n) (UINT64_C(1) << (n))
-/* header syntax */
-#define MIME_D_HEADER_SYNTAX MIME_D(0)  /* a line that is no header field
-					 * (ends the header block), an empty
-					 * name, a first line that is a
-					 * continuation */
-#define MIME_D_HEADER_SPACE_COLON MIME_D(1) /* "Name :" (obsolete syntax) */
-#define MIME_D_HEADER_BAD_UTF8 MIME_D(2) /* 8-bit header text that is not
-					  * UTF-8: shown as U+FFFD */
-#define MIME_D_HEADER_NUL MIME_D(3)      /* NUL byte in a header */
-#define MIME_D_ENCODED_WORD MIME_D(4)    /* malformed RFC 2047 word (left as
-					  * is) or bad base64/Q inside one */
-#define MIME_D_CHARSET_UNKNOWN MIME_D(5) /* charset iconv does not know */
-#define MIME_D_CHARSET_INVALID MIME_D(6) /* bytes invalid in their charset */
-#define MIME_D_PARAM_SYNTAX MIME_D(7)    /* parameter without '=', junk after
-					  * a quoted value, spaces in an
-					  * unquoted value, open quote or
-					  * comment */
-#define MIME_D_PARAM_DUPLICATE MIME_D(8) /* the same parameter twice */
-#define MIME_D_PARAM_RFC2231 MIME_D(9)   /* RFC 2231 gap, duplicate or
-					  * leading-zero section, bad %XX,
-					  * missing charset quotes */
-#define MIME_D_BAD_CONTENT_TYPE MIME_D(10) /* not type/subtype: text/plain */
-#define MIME_D_DUP_CONTENT_TYPE MIME_D(11) /* two Content-Type fields */
-#define MIME_D_DUP_MIME_HEADER MIME_D(12)  /* two Content-Transfer-Encoding,
-					    * -Disposition or -ID fields */
-#define MIME_D_UNKNOWN_CTE MIME_D(13)      /* unknown transfer encoding */
-/* structure (mime.c) */
-#define MIME_D_NO_BOUNDARY MIME_D(14)      /* multipart without boundary:
-					    * read as one leaf */
-#define MIME_D_BAD_BOUNDARY MIME_D(15)     /* empty boundary: one leaf */
-#define MIME_D_LONG_BOUNDARY MIME_D(16)    /* boundary over 70 (RFC 2046) */
-#define MIME_D_MULTIPART_CTE MIME_D(17)    /* encoded multipart (ignored) */
-#define MIME_D_ENCODED_MESSAGE MIME_D(18)  /* base64/QP message/rfc822: one
-					    * decoded leaf, not parsed */
-#define MIME_D_NO_START_BOUNDARY MIME_D(19) /* multipart with no delimiter:
-					     * its body is one leaf */
-#define MIME_D_NO_FINAL_BOUNDARY MIME_D(20) /* no close delimiter */
-#define MIME_D_AMBIGUOUS_BOUNDARY MIME_D(21) /* nested multipart reusing an
-					      * open boundary, or a line that
-					      * is two delimiters */
-#define MIME_D_BOUNDARY_PREFIX MIME_D(22)  /* "--boundary" with junk after:
-					    * no delimiter by RFC 2046, one
-					    * for prefix-matching parsers */
-#define MIME_D_MIXED_EOL MIME_D(23)        /* CRLF and bare LF lines */
-#define MIME_D_UUENCODE MIME_D(24)         /* uuencoded file in a text part */
-#define MIME_D_DUP_FILENAME MIME_D(25)     /* filename candidates disagree */
-/* decoders (decode.h), per part */
+
+/* -- header syntax -- */
+/* A line that is no header field (it ends the header block), an empty
+ * field name, or a first line that is a continuation. */
+#define MIME_D_HEADER_SYNTAX MIME_D(0)
+/* "Name :" (RFC 5322 obsolete syntax). */
+#define MIME_D_HEADER_SPACE_COLON MIME_D(1)
+/* 8-bit header text that is not UTF-8: shown as U+FFFD. */
+#define MIME_D_HEADER_BAD_UTF8 MIME_D(2)
+/* A NUL byte in a header. */
+#define MIME_D_HEADER_NUL MIME_D(3)
+/* A malformed RFC 2047 word (left as written), or bad base64/Q in one. */
+#define MIME_D_ENCODED_WORD MIME_D(4)
+/* A charset iconv does not know (read as UTF-8). */
+#define MIME_D_CHARSET_UNKNOWN MIME_D(5)
+/* Bytes invalid in their charset. */
+#define MIME_D_CHARSET_INVALID MIME_D(6)
+/* A parameter without '=', junk after a quoted value, blanks in an
+ * unquoted value, an open quote or comment. */
+#define MIME_D_PARAM_SYNTAX MIME_D(7)
+/* The same parameter twice in the same form. */
+#define MIME_D_PARAM_DUPLICATE MIME_D(8)
+/* RFC 2231: a gap, a duplicate or leading-zero section, a bad %XX, no
+ * charset quotes. */
+#define MIME_D_PARAM_RFC2231 MIME_D(9)
+/* Content-Type not type/subtype: read as the default (text/plain). */
+#define MIME_D_BAD_CONTENT_TYPE MIME_D(10)
+/* Two Content-Type fields. */
+#define MIME_D_DUP_CONTENT_TYPE MIME_D(11)
+/* Two Content-Transfer-Encoding, -Disposition or -ID fields. */
+#define MIME_D_DUP_MIME_HEADER MIME_D(12)
+/* An unknown transfer encoding (content passed through). */
+#define MIME_D_UNKNOWN_CTE MIME_D(13)
+
+/* -- structure (mime.c) -- */
+/* A multipart without boundary parameter: read as one leaf. */
+#define MIME_D_NO_BOUNDARY MIME_D(14)
+/* An empty boundary: one leaf. */
+#define MIME_D_BAD_BOUNDARY MIME_D(15)
+/* A boundary over 70 characters (RFC 2046 says at most 70). */
+#define MIME_D_LONG_BOUNDARY MIME_D(16)
+/* A transfer encoding on a multipart (ignored, as clients do). */
+#define MIME_D_MULTIPART_CTE MIME_D(17)
+/* A base64/QP/uuencoded message/rfc822 (RFC 2046 forbids it; clients
+ * decode it): its decoded content is parsed as the embedded message. */
+#define MIME_D_ENCODED_MESSAGE MIME_D(18)
+/* A multipart in which no delimiter came: its body is one leaf. */
+#define MIME_D_NO_START_BOUNDARY MIME_D(19)
+/* A multipart without its close delimiter. */
+#define MIME_D_NO_FINAL_BOUNDARY MIME_D(20)
+/* Two boundary values for one multipart, a nested multipart reusing an
+ * open boundary, or a line that is the delimiter of two multiparts. */
+#define MIME_D_AMBIGUOUS_BOUNDARY MIME_D(21)
+/* "--boundary" with junk after it: no delimiter by RFC 2046, one for
+ * prefix-matching parsers. */
+#define MIME_D_BOUNDARY_PREFIX MIME_D(22)
+/* CRLF and bare LF line ends in one message. */
+#define MIME_D_MIXED_EOL MIME_D(23)
+/* A uuencoded file inside a text part (a synthetic part). */
+#define MIME_D_UUENCODE MIME_D(24)
+/* The filename candidates of a part disagree. */
+#define MIME_D_DUP_FILENAME MIME_D(25)
+
+/* -- decoders (decode.h), per part -- */
 #define MIME_D_B64_GARBAGE MIME_D(26)
 #define MIME_D_B64_PADDING MIME_D(27)
 #define MIME_D_B64_TRUNCATED MIME_D(28)
@@ -86,13 +103,23 @@
 #define MIME_D_QP_8BIT MIME_D(31)
 #define MIME_D_UU_BAD_LINE MIME_D(32)
 #define MIME_D_UU_NO_END MIME_D(33)
-/* limits (struct mime_limits): the tree is truncated */
+
+/* -- limits (struct mime_limits): the tree is truncated -- */
 #define MIME_D_LIMIT_DEPTH MIME_D(34)
 #define MIME_D_LIMIT_PARTS MIME_D(35)
 #define MIME_D_LIMIT_HEADER_LINE MIME_D(36)
 #define MIME_D_LIMIT_HEADER_SIZE MIME_D(37)
 #define MIME_D_LIMIT_BOUNDARY MIME_D(38)
-#define MIME_D_COUNT 39
+
+/* -- line ends -- */
+/* A CR not before LF in a header block: no line end here, one for
+ * Python and old Mac mail. */
+#define MIME_D_BARE_CR MIME_D(39)
+/* A delimiter after the close delimiter: the epilogue holds a part for
+ * parsers that keep looking (and for us), none for RFC 2046. */
+#define MIME_D_PART_AFTER_CLOSE MIME_D(40)
+
+#define MIME_D_COUNT 41
 
 /* The tree is incomplete: a gateway refuses such a message. */
 #define MIME_D_LIMITS                                                          \
@@ -104,7 +131,8 @@
 	(MIME_D_DUP_CONTENT_TYPE | MIME_D_AMBIGUOUS_BOUNDARY |                 \
 	 MIME_D_BOUNDARY_PREFIX | MIME_D_ENCODED_MESSAGE |                     \
 	 MIME_D_MULTIPART_CTE | MIME_D_HEADER_SPACE_COLON |                    \
-	 MIME_D_DUP_FILENAME | MIME_D_HEADER_NUL)
+	 MIME_D_DUP_FILENAME | MIME_D_HEADER_NUL | MIME_D_BARE_CR |            \
+	 MIME_D_PART_AFTER_CLOSE)
 
 /* Map decoder defects (enum decode_defect) to MIME_D_ bits. */
 uint64_t mime_defects_from_decoder(unsigned decode_defects);
@@ -114,18 +142,18 @@ uint64_t mime_defects_from_charset(unsigned charset_defects);
 /* ---- parameters ---- */
 
 enum mime_param_flag {
-	MIME_PARAM_QUOTED = 1u << 0,       /* a quoted-string (section 0) */
-	MIME_PARAM_EXTENDED = 1u << 1,     /* RFC 2231 charset'lang'%XX form */
-	MIME_PARAM_CONTINUED = 1u << 2,    /* RFC 2231 name*0, name*1 joined */
+	MIME_PARAM_QUOTED = 1u << 0,	   /* a quoted-string (section 0) */
+	MIME_PARAM_EXTENDED = 1u << 1,	   /* RFC 2231 charset'lang'%XX form */
+	MIME_PARAM_CONTINUED = 1u << 2,	   /* RFC 2231 name*0, name*1 joined */
 	MIME_PARAM_ENCODED_WORD = 1u << 3, /* RFC 2047 words were decoded */
-	MIME_PARAM_NO_VALUE = 1u << 4,     /* "name" without "=value" */
+	MIME_PARAM_NO_VALUE = 1u << 4,	   /* "name" without "=value" */
 };
 
 struct mime_param {
 	struct mime_param *next; /* in order of appearance */
-	const char *name;        /* lower case, without the RFC 2231 '*' and
+	const char *name;	 /* lower case, without the RFC 2231 '*' and
 				  * section number */
-	struct pst_str value;    /* UTF-8, unquoted, decoded */
+	struct pst_str value;	 /* UTF-8, unquoted, decoded */
 	/* Another reading of an ambiguous value, so rules can match both:
 	 * the first word of an unquoted value with spaces, a quoted value
 	 * with the junk after its closing quote, the text before a NUL,
@@ -134,7 +162,7 @@ struct mime_param {
 	struct pst_str alt;
 	const char *charset;  /* RFC 2231 charset as written, or NULL */
 	const char *language; /* RFC 2231 language, or NULL */
-	unsigned flags;       /* enum mime_param_flag */
+	unsigned flags;	      /* enum mime_param_flag */
 };
 
 /*
@@ -168,8 +196,7 @@ int mime_header_parse_content_type(struct pst_arena *arena, struct pst_str in,
 				   uint64_t *defects_r);
 /* The same for Content-Disposition ("attachment; filename=x.pdf"). */
 int mime_header_parse_disposition(struct pst_arena *arena, struct pst_str in,
-				  struct mime_ctype *cd_r,
-				  uint64_t *defects_r);
+				  struct mime_ctype *cd_r, uint64_t *defects_r);
 /* Parse "; a=b; c*=..." (what follows the value) into *params_r. */
 int mime_header_parse_params(struct pst_arena *arena, struct pst_str in,
 			     struct mime_param **params_r, unsigned *nparams_r,

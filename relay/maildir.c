@@ -156,7 +156,7 @@ int
 maildir_prepare(struct pst_arena *arena, const char *path, uid_t uid, gid_t gid,
 		const char **error_r)
 {
-	static const char *const subdirs[] = {"tmp", "new", "cur"};
+	static const char *const subdirs[] = { "tmp", "new", "cur" };
 	char *p;
 	bool created;
 
@@ -417,7 +417,7 @@ maildir_write_file(struct pst_arena *arena, int fd, const char *tmpname,
 		   const char *from, const struct maildir_rcpt *rcpts,
 		   size_t nrcpt, struct pst_spool *spool, const char **error_r)
 {
-	struct maildir_out out = {.fd = fd};
+	struct maildir_out out = { .fd = fd };
 	char *in;
 	bool read_err = false;
 	int ret = -1;

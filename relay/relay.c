@@ -128,9 +128,9 @@ relay_abs_path(struct pst_arena *arena, const char *spec, const char *path,
 /* "host", "host:port", "[v6]" or "[v6]:port", with an optional '/' at
  * the end.  host_r is a copy without brackets. */
 static int
-relay_split_hostport(struct pst_arena *arena, const char *spec,
-		     const char *s, unsigned dflt_port, const char **host_r,
-		     unsigned *port_r, const char **error_r)
+relay_split_hostport(struct pst_arena *arena, const char *spec, const char *s,
+		     unsigned dflt_port, const char **host_r, unsigned *port_r,
+		     const char **error_r)
 {
 	size_t len = strlen(s);
 	const char *host, *colon = NULL;
@@ -159,7 +159,8 @@ relay_split_hostport(struct pst_arena *arena, const char *spec,
 		for (size_t i = 0; i < hlen; i++) {
 			char c = host[i];
 
-			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			if (!((c >= 'a' && c <= 'z') ||
+			      (c >= 'A' && c <= 'Z') ||
 			      (c >= '0' && c <= '9') || c == '-' || c == '.' ||
 			      c == '_'))
 				goto bad;
@@ -255,8 +256,9 @@ relay_resolve(struct pst_arena *arena, const char *spec,
 	freeaddrinfo(res);
 	if (up->naddrs == 0) {
 		*error_r = pst_arena_printf(
-			arena, "upstream '%s': '%s' has no IPv4 or IPv6 address",
-			spec, up->host);
+			arena,
+			"upstream '%s': '%s' has no IPv4 or IPv6 address", spec,
+			up->host);
 		return -1;
 	}
 	return 0;
@@ -271,9 +273,9 @@ relay_upstream_parse(struct pst_arena *arena, const char *spec, bool resolve,
 		enum relay_upstream_kind kind;
 		unsigned port;
 	} net[] = {
-		{"smtp://", RELAY_UPSTREAM_SMTP, 25},
-		{"smtps://", RELAY_UPSTREAM_SMTPS, 465},
-		{"lmtp://", RELAY_UPSTREAM_LMTP, 24},
+		{ "smtp://", RELAY_UPSTREAM_SMTP, 25 },
+		{ "smtps://", RELAY_UPSTREAM_SMTPS, 465 },
+		{ "lmtp://", RELAY_UPSTREAM_LMTP, 24 },
 	};
 	struct relay_upstream_conf up;
 
@@ -288,10 +290,9 @@ relay_upstream_parse(struct pst_arena *arena, const char *spec, bool resolve,
 		    0)
 			continue;
 		up.kind = net[i].kind;
-		if (relay_split_hostport(arena, spec,
-					 spec + strlen(net[i].prefix),
-					 net[i].port, &up.host, &up.port,
-					 error_r) == -1 ||
+		if (relay_split_hostport(
+			    arena, spec, spec + strlen(net[i].prefix),
+			    net[i].port, &up.host, &up.port, error_r) == -1 ||
 		    relay_resolve(arena, spec, &up, resolve, error_r) == -1)
 			return -1;
 		*up_r = up;
@@ -327,9 +328,9 @@ relay_upstream_parse(struct pst_arena *arena, const char *spec, bool resolve,
 		sun = (struct sockaddr_un *)&up.addrs[0].u.ss;
 		sun->sun_family = AF_UNIX;
 		memcpy(sun->sun_path, up.path, strlen(up.path) + 1);
-		up.addrs[0].len = (socklen_t)(offsetof(struct sockaddr_un,
-						       sun_path) +
-					      strlen(up.path) + 1);
+		up.addrs[0].len =
+			(socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+				    strlen(up.path) + 1);
 		up.naddrs = 1;
 		*up_r = up;
 		return 0;
@@ -373,32 +374,32 @@ struct relay_route_fields {
 	bool xclient;
 };
 
-static const char *const relay_balance_names[] = {"failover", "round-robin",
-						  NULL};
-static const char *const relay_tls_names[] = {"none", "opportunistic",
-					      "required", "verify", NULL};
+static const char *const relay_balance_names[] = { "failover", "round-robin",
+						   NULL };
+static const char *const relay_tls_names[] = { "none", "opportunistic",
+					       "required", "verify", NULL };
 
-#define RELAY_FIELD(n, t, lo, hi)                                             \
-	{                                                                     \
-		.name = #n, .type = PST_CONF_T_##t,                           \
-		.offset = offsetof(struct relay_route_fields, n), .min = lo,  \
-		.max = hi                                                     \
+#define RELAY_FIELD(n, t, lo, hi)                                              \
+	{                                                                      \
+		.name = #n, .type = PST_CONF_T_##t,                            \
+		.offset = offsetof(struct relay_route_fields, n), .min = lo,   \
+		.max = hi                                                      \
 	}
 
 /* Durations in ms: at least 1 s where 0 would mean "never wait". */
 static const struct pst_conf_field relay_route_fields[] = {
-	{.name = "upstream",
-	 .type = PST_CONF_T_STRINGS,
-	 .offset = offsetof(struct relay_route_fields, upstream),
-	 .required = true},
-	{.name = "balance",
-	 .type = PST_CONF_T_ENUM,
-	 .offset = offsetof(struct relay_route_fields, balance),
-	 .choices = relay_balance_names},
-	{.name = "tls",
-	 .type = PST_CONF_T_ENUM,
-	 .offset = offsetof(struct relay_route_fields, tls),
-	 .choices = relay_tls_names},
+	{ .name = "upstream",
+	  .type = PST_CONF_T_STRINGS,
+	  .offset = offsetof(struct relay_route_fields, upstream),
+	  .required = true },
+	{ .name = "balance",
+	  .type = PST_CONF_T_ENUM,
+	  .offset = offsetof(struct relay_route_fields, balance),
+	  .choices = relay_balance_names },
+	{ .name = "tls",
+	  .type = PST_CONF_T_ENUM,
+	  .offset = offsetof(struct relay_route_fields, tls),
+	  .choices = relay_tls_names },
 	RELAY_FIELD(tls_ca, STRING, 0, 0),
 	RELAY_FIELD(tls_name, STRING, 0, 0),
 	RELAY_FIELD(connect_timeout, DURATION, 100, 3600000),
@@ -410,7 +411,7 @@ static const struct pst_conf_field relay_route_fields[] = {
 	RELAY_FIELD(verify_recipients, BOOL, 0, 0),
 	RELAY_FIELD(verify_cache, DURATION, 0, 7 * 86400000ull),
 	RELAY_FIELD(xclient, BOOL, 0, 0),
-	{.name = NULL},
+	{ .name = NULL },
 };
 
 static int
@@ -512,9 +513,8 @@ relay_conf_route(struct pst_arena *arena, const struct pst_conf_node *node,
 
 		if (relay_upstream_parse(arena, fields.upstream.v[i], true,
 					 &route.upstreams[i], &why) == -1) {
-			*error_r = pst_conf_error(arena,
-						  relay_upstream_node(node, i),
-						  "%s", why);
+			*error_r = pst_conf_error(
+				arena, relay_upstream_node(node, i), "%s", why);
 			return -1;
 		}
 		if (route.upstreams[i].kind != RELAY_UPSTREAM_MAILDIR)
@@ -530,8 +530,9 @@ relay_conf_route(struct pst_arena *arena, const struct pst_conf_node *node,
 	}
 	if (fields.tls_ca != NULL && fields.tls != RELAY_TLS_VERIFY) {
 		*error_r = pst_conf_error(
-			arena, node, "route '%s': tls_ca is only used with tls "
-				     "= \"verify\"",
+			arena, node,
+			"route '%s': tls_ca is only used with tls "
+			"= \"verify\"",
 			node->label);
 		return -1;
 	}
@@ -617,13 +618,15 @@ relay_route_build(struct relay *relay, const struct relay_route_conf *rc,
 		}
 		if (up->naddrs == 0) {
 			*error_r = pst_arena_printf(
-				arena, "route '%s': upstream '%s' has no address",
+				arena,
+				"route '%s': upstream '%s' has no address",
 				rc->name, up->spec ? up->spec : "");
 			return -1;
 		}
 		r->network = true;
 		u->naddrs = up->naddrs;
-		u->addrs = pst_arena_calloc(arena, up->naddrs, sizeof(*u->addrs));
+		u->addrs =
+			pst_arena_calloc(arena, up->naddrs, sizeof(*u->addrs));
 		if (u->addrs == NULL) {
 			*error_r = "out of memory";
 			return -1;
@@ -646,6 +649,19 @@ relay_route_build(struct relay *relay, const struct relay_route_conf *rc,
 				*error_r = "out of memory";
 				return -1;
 			}
+		}
+		if (rc->tls != RELAY_TLS_OPPORTUNISTIC ||
+		    up->kind == RELAY_UPSTREAM_SMTPS)
+			continue;
+		u->plain =
+			pst_arena_calloc(arena, up->naddrs, sizeof(*u->plain));
+		if (u->plain == NULL) {
+			*error_r = "out of memory";
+			return -1;
+		}
+		for (size_t k = 0; k < up->naddrs; k++) {
+			u->plain[k] = u->addrs[k];
+			u->plain[k].tls = RELAY_TLS_NONE;
 		}
 	}
 	return 0;
@@ -854,7 +870,7 @@ relay_job_done(void *ctx)
 {
 	struct relay_job *job = ctx;
 	struct pst_arena *arena = job->arena;
-	struct relay_reply reply = {0};
+	struct relay_reply reply = { 0 };
 
 	relay_log_result(job);
 	if (job->delivered) {
@@ -966,8 +982,7 @@ relay_verify(struct relay *relay, struct event_base *base,
 	     const struct relay_route *route, const struct relay_msg *msg,
 	     const struct relay_rcpt *rcpt, relay_done_fn *done, void *arg)
 {
-	if (route == NULL || rcpt == NULL || rcpt->addr == NULL ||
-	    base == NULL)
+	if (route == NULL || rcpt == NULL || rcpt->addr == NULL || base == NULL)
 		return -1;
 	return relay_smtp_verify(relay, base, route, msg, rcpt, done, arg);
 }

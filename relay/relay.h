@@ -78,20 +78,20 @@ struct relay_route_conf {
 	const char *file; /* where it was defined, for messages */
 	unsigned line;
 	/* Network upstreams (defaults in brackets).  Times in ms. */
-	enum relay_balance balance;  /* [failover] */
-	enum relay_tls tls;	     /* [opportunistic] */
-	const char *tls_ca;	     /* CA file for verify [system store] */
-	const char *tls_name;	     /* expected name for verify [host] */
-	uint64_t connect_timeout;    /* [10s] */
-	uint64_t command_timeout;    /* per upstream reply [5min] */
-	uint64_t data_timeout;	     /* reply to end of data [10min] */
-	uint64_t backoff;	     /* a failed upstream is skipped [60s] */
-	unsigned pool_size;	     /* idle connections per upstream and
-				      * event loop [8] */
-	uint64_t pool_idle;	     /* idle connection lifetime [30s] */
-	bool verify_recipients;	     /* ask the upstream at RCPT [false] */
-	uint64_t verify_cache;	     /* cache of those answers, 0 off [10min] */
-	bool xclient;		     /* XCLIENT/XFORWARD when offered [true] */
+	enum relay_balance balance; /* [failover] */
+	enum relay_tls tls;	    /* [opportunistic] */
+	const char *tls_ca;	    /* CA file for verify [system store] */
+	const char *tls_name;	    /* expected name for verify [host] */
+	uint64_t connect_timeout;   /* [10s] */
+	uint64_t command_timeout;   /* per upstream reply [5min] */
+	uint64_t data_timeout;	    /* reply to end of data [10min] */
+	uint64_t backoff;	    /* a failed upstream is skipped [60s] */
+	unsigned pool_size;	    /* idle connections per upstream and
+				     * event loop [8] */
+	uint64_t pool_idle;	    /* idle connection lifetime [30s] */
+	bool verify_recipients;	    /* ask the upstream at RCPT [false] */
+	uint64_t verify_cache;	    /* cache of those answers, 0 off [10min] */
+	bool xclient;		    /* XCLIENT/XFORWARD when offered [true] */
 };
 
 struct relay_conf {
@@ -112,7 +112,7 @@ struct relay_rcpt {
 /* Who sent the message, for XCLIENT/XFORWARD to upstreams that offer
  * them (so the delivery server logs the real client). */
 struct relay_client {
-	const char *addr;  /* "192.0.2.7" or "2001:db8::7" */
+	const char *addr; /* "192.0.2.7" or "2001:db8::7" */
 	unsigned port;
 	const char *name;  /* "unknown" until reverse DNS exists */
 	const char *helo;  /* "" when none */
@@ -137,9 +137,9 @@ struct relay_msg {
 
 /* The answer for the client's end of data. */
 struct relay_reply {
-	unsigned code;      /* 250, 4xx, 5xx */
-	char enhanced[16];  /* "2.0.0" */
-	char text[400];     /* without code */
+	unsigned code;	   /* 250, 4xx, 5xx */
+	char enhanced[16]; /* "2.0.0" */
+	char text[400];	   /* without code */
 };
 
 typedef void relay_done_fn(void *arg, const struct relay_reply *reply);

@@ -31,6 +31,9 @@ struct relay_upstream {
 	unsigned index;	     /* among all upstreams: pool slot */
 	uint64_t down_until; /* CLOCK_MONOTONIC ms; __atomic access */
 	struct smtp_client_conf *addrs; /* network: one per address */
+	struct smtp_client_conf *plain; /* the same without STARTTLS, for
+					 * tls = opportunistic after a
+					 * failed handshake; else NULL */
 	size_t naddrs;
 };
 

@@ -98,6 +98,7 @@ struct relay_tx {
 	bool last_resort;
 	struct relay_upstream *up;
 	size_t addr_i;
+	bool plain; /* this attempt without STARTTLS */
 	struct smtp_client *conn;
 	bool reused, retried;
 	struct smtp_client_tx ctx;
@@ -139,9 +140,9 @@ relay_tx_elapsed(const struct relay_tx *tx)
 	       (double)(now.tv_nsec - tx->start.tv_nsec) / 1e9;
 }
 
-static void
-relay_reply_set(struct relay_reply *r, unsigned code, const char *enhanced,
-		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void relay_reply_set(struct relay_reply *r, unsigned code,
+			    const char *enhanced, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 static void
 relay_reply_set(struct relay_reply *r, unsigned code, const char *enhanced,
@@ -192,8 +193,9 @@ relay_said(char *buf, size_t size, const struct smtp_wire_reply *r,
 	if (r->code == 0)
 		snprintf(buf, size, "no reply from %s to %s", peer, command);
 	else
-		snprintf(buf, size, "host %s said: %u %s %s (in reply to %s "
-				    "command)",
+		snprintf(buf, size,
+			 "host %s said: %u %s %s (in reply to %s "
+			 "command)",
 			 peer, r->code, smtp_wire_reply_enhanced(r), r->text,
 			 command);
 }
@@ -210,14 +212,14 @@ relay_enh_class4(char *out, size_t size, const struct smtp_wire_reply *r)
 static enum relay_status
 relay_status_of(unsigned code)
 {
-	return code < 300 ? RELAY_SENT
+	return code < 300   ? RELAY_SENT
 	       : code < 500 ? RELAY_DEFERRED
 			    : RELAY_BOUNCED;
 }
 
 void
-relay_map_delivery(const struct smtp_client_tx *tx, bool lmtp,
-		   const char *peer, const char *qid, struct relay_reply *reply,
+relay_map_delivery(const struct smtp_client_tx *tx, bool lmtp, const char *peer,
+		   const char *qid, struct relay_reply *reply,
 		   struct relay_rcpt_result *res)
 {
 	size_t n = tx->nrcpt, acc = 0;
@@ -239,10 +241,11 @@ relay_map_delivery(const struct smtp_client_tx *tx, bool lmtp,
 					"support it",
 					peer);
 		else
-			relay_reply_set(reply, 550, "5.6.3",
-					"Message has 8-bit content, but %s does "
-					"not support 8BITMIME",
-					peer);
+			relay_reply_set(
+				reply, 550, "5.6.3",
+				"Message has 8-bit content, but %s does "
+				"not support 8BITMIME",
+				peer);
 		for (size_t i = 0; i < n; i++)
 			snprintf(RES(i)->text, sizeof(scratch.text), "%s",
 				 reply->text);
@@ -255,8 +258,8 @@ relay_map_delivery(const struct smtp_client_tx *tx, bool lmtp,
 	} else if (!relay_ok(&tx->mail)) {
 		relay_mark(reply, &tx->mail, peer);
 		for (size_t i = 0; i < n; i++)
-			relay_said(RES(i)->text, sizeof(scratch.text), &tx->mail,
-				   peer, "MAIL FROM");
+			relay_said(RES(i)->text, sizeof(scratch.text),
+				   &tx->mail, peer, "MAIL FROM");
 	} else if (acc == 0) {
 		/* Every recipient refused: a 4xx among them means the
 		 * client should come back. */
@@ -287,9 +290,10 @@ relay_map_delivery(const struct smtp_client_tx *tx, bool lmtp,
 				peer, tx->rcpt[f].text, tx->rcpts[f].addr);
 		for (size_t i = 0; i < n; i++) {
 			if (relay_ok(&tx->rcpt[i]))
-				snprintf(RES(i)->text, sizeof(scratch.text),
-					 "delivery abandoned: another recipient "
-					 "was refused");
+				snprintf(
+					RES(i)->text, sizeof(scratch.text),
+					"delivery abandoned: another recipient "
+					"was refused");
 			else
 				relay_said(RES(i)->text, sizeof(scratch.text),
 					   &tx->rcpt[i], peer, "RCPT TO");
@@ -297,8 +301,8 @@ relay_map_delivery(const struct smtp_client_tx *tx, bool lmtp,
 	} else if (tx->data.code != 0 && tx->data.code != 354) {
 		relay_mark(reply, &tx->data, peer);
 		for (size_t i = 0; i < n; i++)
-			relay_said(RES(i)->text, sizeof(scratch.text), &tx->data,
-				   peer, "DATA");
+			relay_said(RES(i)->text, sizeof(scratch.text),
+				   &tx->data, peer, "DATA");
 	} else if (!lmtp) {
 		const struct smtp_wire_reply *f = &tx->final[0];
 
@@ -306,9 +310,9 @@ relay_map_delivery(const struct smtp_client_tx *tx, bool lmtp,
 			relay_reply_set(reply, 250, "2.0.0", "Ok: queued as %s",
 					qid);
 		else if (f->code == 0)
-			relay_reply_set(reply, 451, "4.4.1",
-					"Error: no reply from %s to end of data",
-					peer);
+			relay_reply_set(
+				reply, 451, "4.4.1",
+				"Error: no reply from %s to end of data", peer);
 		else
 			relay_mark(reply, f, peer);
 		for (size_t i = 0; i < n; i++) {
@@ -317,8 +321,8 @@ relay_map_delivery(const struct smtp_client_tx *tx, bool lmtp,
 					 "%u %s %s", f->code,
 					 smtp_wire_reply_enhanced(f), f->text);
 			else
-				relay_said(RES(i)->text, sizeof(scratch.text), f,
-					   peer, "end of DATA");
+				relay_said(RES(i)->text, sizeof(scratch.text),
+					   f, peer, "end of DATA");
 		}
 	} else {
 		/* LMTP: a reply per recipient.  Routes with LMTP take one
@@ -352,21 +356,22 @@ relay_map_delivery(const struct smtp_client_tx *tx, bool lmtp,
 				&tx->final[t < n ? t : f];
 
 			if (r->code == 0)
-				relay_reply_set(reply, 451, "4.4.1",
-						"Error: no reply from %s to end "
-						"of data",
-						peer);
+				relay_reply_set(
+					reply, 451, "4.4.1",
+					"Error: no reply from %s to end "
+					"of data",
+					peer);
 			else
 				relay_mark(reply, r, peer);
 		} else {
 			char enh[16];
 
 			relay_enh_class4(enh, sizeof(enh), &tx->final[f]);
-			relay_reply_set(reply, 451, enh,
-					"%s said: %s (for <%s>); some recipients "
-					"have the message, try again",
-					peer, tx->final[f].text,
-					tx->rcpts[f].addr);
+			relay_reply_set(
+				reply, 451, enh,
+				"%s said: %s (for <%s>); some recipients "
+				"have the message, try again",
+				peer, tx->final[f].text, tx->rcpts[f].addr);
 			per_rcpt_status = true;
 		}
 	}
@@ -379,13 +384,13 @@ relay_map_delivery(const struct smtp_client_tx *tx, bool lmtp,
 		RES(i)->status = relay_status_of(reply->code);
 		if (per_rcpt_status && own != NULL)
 			RES(i)->status = relay_status_of(own->code);
-		if (RES(i)->status == RELAY_SENT && tx->final[lmtp ? i : 0].code)
+		if (RES(i)->status == RELAY_SENT &&
+		    tx->final[lmtp ? i : 0].code)
 			snprintf(RES(i)->dsn, sizeof(scratch.dsn), "%s",
 				 smtp_wire_reply_enhanced(
 					 &tx->final[lmtp ? i : 0]));
 		else if (RES(i)->status != RELAY_SENT && own != NULL &&
-			 !relay_ok(own) &&
-			 own->code / 100 == reply->code / 100)
+			 !relay_ok(own) && own->code / 100 == reply->code / 100)
 			snprintf(RES(i)->dsn, sizeof(scratch.dsn), "%s",
 				 smtp_wire_reply_enhanced(own));
 		else
@@ -539,8 +544,7 @@ relay_loop_get(struct relay *relay, struct event_base *base)
 	}
 	if (relay->nloops == relay->loops_cap) {
 		size_t cap = relay->loops_cap ? relay->loops_cap * 2 : 8;
-		struct relay_loop **v =
-			realloc(relay->loops, cap * sizeof(*v));
+		struct relay_loop **v = realloc(relay->loops, cap * sizeof(*v));
 
 		if (v == NULL)
 			goto out;
@@ -550,8 +554,8 @@ relay_loop_get(struct relay *relay, struct event_base *base)
 	loop = calloc(1, sizeof(*loop));
 	if (loop == NULL)
 		goto out;
-	loop->pools = calloc(relay->nups ? relay->nups : 1,
-			     sizeof(*loop->pools));
+	loop->pools =
+		calloc(relay->nups ? relay->nups : 1, sizeof(*loop->pools));
 	if (loop->pools == NULL) {
 		free(loop);
 		loop = NULL;
@@ -696,7 +700,7 @@ static void
 relay_tx_log(const struct relay_tx *tx, size_t i, const char *relay_name,
 	     const char *dsn, enum relay_status status, const char *text)
 {
-	static const char *const names[] = {"sent", "deferred", "bounced"};
+	static const char *const names[] = { "sent", "deferred", "bounced" };
 	char to[1024], why[1024], delay[32];
 	const char *addr = tx->rcpts[i].addr;
 
@@ -708,19 +712,37 @@ relay_tx_log(const struct relay_tx *tx, size_t i, const char *relay_name,
 		tx->qid, to, relay_name, delay, dsn, names[status], why);
 }
 
+/* "QID: text" with text from upstreams and clients made harmless. */
+static void relay_tx_note(const struct relay_tx *tx, enum pst_log_level level,
+			  const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+relay_tx_note(const struct relay_tx *tx, enum pst_log_level level,
+	      const char *fmt, ...)
+{
+	char raw[1024], safe[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	va_end(ap);
+	pst_log_sanitize(safe, sizeof(safe), raw, (unsigned)strlen(raw));
+	pst_log(level, "relay", "%s: %s", tx->qid, safe);
+}
+
 /* No upstream took it. */
 static void
 relay_tx_give_up(struct relay_tx *tx)
 {
-	const char *why = tx->last_error[0] ? tx->last_error
-					    : "no upstream is available";
+	const char *why =
+		tx->last_error[0] ? tx->last_error : "no upstream is available";
 
 	if (tx->verify) {
 		relay_reply_set(&tx->reply, 451, "4.4.1",
 				"Error: cannot verify the recipient now");
-		pst_log(PST_LOG_INFO, "relay",
-			"%s: verify <%s>: deferred (%s)", tx->qid,
-			tx->rcpts[0].addr, why);
+		relay_tx_note(tx, PST_LOG_INFO, "verify <%s>: deferred (%s)",
+			      tx->rcpts[0].addr, why);
 		relay_tx_finish(tx);
 		return;
 	}
@@ -744,16 +766,15 @@ relay_tx_mark_down(struct relay_tx *tx, struct relay_upstream *up)
 	uint64_t backoff = up->route->conf->backoff;
 
 	if (backoff == 0) {
-		pst_log(PST_LOG_WARNING, "relay", "%s: %s", tx->qid,
-			tx->last_error);
+		relay_tx_note(tx, PST_LOG_WARNING, "%s", tx->last_error);
 		return;
 	}
 	__atomic_store_n(&up->down_until, relay_now_ms() + backoff,
 			 __ATOMIC_RELAXED);
-	pst_log(PST_LOG_WARNING, "relay",
-		"%s: %s; upstream %s is skipped for %llus", tx->qid,
-		tx->last_error, up->conf->spec,
-		(unsigned long long)((backoff + 999) / 1000));
+	relay_tx_note(tx, PST_LOG_WARNING,
+		      "%s; upstream %s is skipped for %llus", tx->last_error,
+		      up->conf->spec,
+		      (unsigned long long)((backoff + 999) / 1000));
 }
 
 static struct relay_upstream *
@@ -827,17 +848,16 @@ relay_tx_maildir_done(void *arg)
 		relay_tx_finish(tx);
 		return;
 	}
-	snprintf(tx->last_error, sizeof(tx->last_error), "%.140s: %.150s",
-		 name, tx->md_error ? tx->md_error : "failed");
+	snprintf(tx->last_error, sizeof(tx->last_error), "%.140s: %.150s", name,
+		 tx->md_error ? tx->md_error : "failed");
 	tx->last_was_maildir = true;
-	pst_log(PST_LOG_WARNING, "relay", "%s: %s", tx->qid, tx->last_error);
+	relay_tx_note(tx, PST_LOG_WARNING, "%s", tx->last_error);
 	relay_tx_next(tx);
 }
 
 static void relay_tx_ran(void *arg, struct smtp_client *client,
 			 enum smtp_client_status status,
-			 const struct smtp_wire_reply *reply,
-			 const char *text);
+			 const struct smtp_wire_reply *reply, const char *text);
 
 static int
 relay_tx_run(struct relay_tx *tx)
@@ -858,7 +878,9 @@ relay_tx_open(struct relay_tx *tx)
 	const char *error = NULL;
 
 	tx->reused = false;
-	tx->conn = smtp_client_open(tx->loop->base, &tx->up->addrs[tx->addr_i],
+	tx->conn = smtp_client_open(tx->loop->base,
+				    tx->plain ? &tx->up->plain[tx->addr_i]
+					      : &tx->up->addrs[tx->addr_i],
 				    tx->has_who ? &tx->who : NULL,
 				    relay_tx_opened, tx, &error);
 	if (tx->conn == NULL) {
@@ -897,10 +919,22 @@ relay_tx_opened(void *arg, struct smtp_client *client,
 		return;
 	}
 	snprintf(tx->last_error, sizeof(tx->last_error), "%s", text);
+	/* Opportunistic TLS never costs a delivery: the same address
+	 * again, in plain text (as Postfix does). */
+	if (smtp_client_tls_failed(client) && !tx->plain &&
+	    tx->up->plain != NULL) {
+		relay_tx_note(tx, PST_LOG_WARNING,
+			      "%s; trying again without STARTTLS", text);
+		smtp_client_close(&tx->conn, false);
+		tx->plain = true;
+		if (relay_tx_open(tx) == 0)
+			return;
+	}
 	smtp_client_close(&tx->conn, false);
 	/* Another address of the same name first. */
 	while (tx->addr_i + 1 < tx->up->naddrs) {
 		tx->addr_i++;
+		tx->plain = false;
 		if (relay_tx_open(tx) == 0)
 			return;
 	}
@@ -937,11 +971,10 @@ relay_tx_verified(struct relay_tx *tx)
 	/* Only the recipient's own final answers: not the sender's
 	 * refusal, not a temporary one, not ours. */
 	if (rc->verify_cache > 0 && tx->relay->vcache != NULL &&
-	    !tx->ctx.failed && tx->ctx.refusal == 0 &&
-	    tx->ctx.mail_accepted &&
+	    !tx->ctx.failed && tx->ctx.refusal == 0 && tx->ctx.mail_accepted &&
 	    (relay_ok(&tx->ctx.rcpt[0]) || tx->ctx.rcpt[0].code >= 500))
-		relay_vc_put(tx->relay->vcache, tx->route, tx->vkey,
-			     &tx->reply, rc->verify_cache);
+		relay_vc_put(tx->relay->vcache, tx->route, tx->vkey, &tx->reply,
+			     rc->verify_cache);
 }
 
 static void
@@ -962,6 +995,7 @@ relay_tx_ran(void *arg, struct smtp_client *client,
 		tx->retried = true;
 		smtp_client_close(&tx->conn, false);
 		tx->addr_i = 0;
+		tx->plain = false;
 		if (relay_tx_open(tx) == -1)
 			relay_tx_upstream_failed(tx);
 		return;
@@ -998,11 +1032,10 @@ relay_tx_next(struct relay_tx *tx)
 		if (up->conf->kind == RELAY_UPSTREAM_MAILDIR) {
 			if (tx->relay->workq != NULL) {
 				tx->in_worker = true;
-				if (pst_workq_submit(tx->relay->workq,
-						     tx->loop->base,
-						     relay_tx_maildir_work,
-						     relay_tx_maildir_done,
-						     tx) == 0)
+				if (pst_workq_submit(
+					    tx->relay->workq, tx->loop->base,
+					    relay_tx_maildir_work,
+					    relay_tx_maildir_done, tx) == 0)
 					return;
 				tx->in_worker = false;
 			}
@@ -1019,6 +1052,7 @@ relay_tx_next(struct relay_tx *tx)
 				return;
 		}
 		tx->addr_i = 0;
+		tx->plain = false;
 		if (relay_tx_open(tx) == 0)
 			return;
 		tx->last_was_maildir = false;
@@ -1135,9 +1169,8 @@ relay_smtp_submit(struct relay *relay, struct event_base *base,
 		  const struct relay_route *route, const struct relay_msg *msg,
 		  relay_done_fn *done, void *arg)
 {
-	struct relay_tx *tx =
-		relay_tx_new(relay, base, route, msg, msg->rcpts, msg->nrcpt,
-			     false);
+	struct relay_tx *tx = relay_tx_new(relay, base, route, msg, msg->rcpts,
+					   msg->nrcpt, false);
 
 	if (tx == NULL)
 		return -1;
@@ -1152,8 +1185,8 @@ relay_smtp_verify(struct relay *relay, struct event_base *base,
 		  const struct relay_route *route, const struct relay_msg *msg,
 		  const struct relay_rcpt *rcpt, relay_done_fn *done, void *arg)
 {
-	struct relay_tx *tx = relay_tx_new(relay, base, route, msg, rcpt, 1,
-					   true);
+	struct relay_tx *tx =
+		relay_tx_new(relay, base, route, msg, rcpt, 1, true);
 	char *key;
 
 	if (tx == NULL)
@@ -1237,8 +1270,8 @@ relay_ssl_ctx(struct pst_arena *arena, const struct relay_route_conf *rc,
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	if (rc->tls == RELAY_TLS_VERIFY) {
 		int ok = rc->tls_ca != NULL
-				 ? SSL_CTX_load_verify_locations(ctx, rc->tls_ca,
-								 NULL)
+				 ? SSL_CTX_load_verify_locations(
+					   ctx, rc->tls_ca, NULL)
 				 : SSL_CTX_set_default_verify_paths(ctx);
 
 		if (ok != 1) {
@@ -1315,8 +1348,8 @@ relay_smtp_init(struct relay *relay, const char **error_r)
 
 		if (!r->network)
 			continue;
-		verifies |= r->conf->verify_recipients &&
-			    r->conf->verify_cache > 0;
+		verifies |=
+			r->conf->verify_recipients && r->conf->verify_cache > 0;
 		for (size_t j = 0; j < r->nupstreams; j++)
 			tls |= r->ups[j].conf->kind == RELAY_UPSTREAM_SMTPS;
 		if (!tls)

@@ -98,8 +98,9 @@ struct smtp_client {
 	struct smtp_wire_ehlo ehlo;
 	bool esmtp;
 	bool tls_on;
-	bool broken; /* unusable: closed, timed out, protocol error */
-	bool no_reuse; /* the upstream said 421: finish, then close */
+	bool broken;	 /* unusable: closed, timed out, protocol error */
+	bool no_reuse;	 /* the upstream said 421: finish, then close */
+	bool tls_failed; /* the TLS handshake failed */
 	bool xclient_refused;
 	bool xclient_pending; /* open: XCLIENT still to be sent */
 	const struct relay_client *open_who;
@@ -135,7 +136,8 @@ static void client_tx_main(struct smtp_client *c);
 static struct timeval
 client_tv(uint64_t ms)
 {
-	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+	struct timeval tv = { (time_t)(ms / 1000),
+			      (suseconds_t)(ms % 1000) * 1000 };
 
 	return tv;
 }
@@ -255,8 +257,7 @@ client_stage(const struct smtp_client *c)
 }
 
 /* The connection is unusable: stop reading, report. */
-static void
-client_fail(struct smtp_client *c, const char *fmt, ...)
+static void client_fail(struct smtp_client *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 static void
@@ -383,12 +384,12 @@ client_cmd_write(struct smtp_client *c, const struct client_cmd *cmd)
 				 (unsigned long long)pst_spool_size(tx->spool));
 		rc = evbuffer_add_printf(
 			out, "MAIL FROM:<%s>%s%s%s%s%s%s\r\n", tx->from, size,
-			!(e->ext & SMTP_WIRE_8BITMIME) ? ""
+			!(e->ext & SMTP_WIRE_8BITMIME)	 ? ""
 			: tx->body == SMTP_BODY_8BITMIME ? " BODY=8BITMIME"
 			: tx->body == SMTP_BODY_7BIT	 ? " BODY=7BIT"
 							 : "",
 			tx->smtputf8 ? " SMTPUTF8" : "",
-			!(e->ext & SMTP_WIRE_DSN) ? ""
+			!(e->ext & SMTP_WIRE_DSN)  ? ""
 			: tx->ret == SMTP_RET_FULL ? " RET=FULL"
 			: tx->ret == SMTP_RET_HDRS ? " RET=HDRS"
 						   : "",
@@ -426,8 +427,20 @@ static void
 client_flush(struct smtp_client *c)
 {
 	while (c->nsent < c->ncmds) {
+		unsigned char kind = c->cmds[c->nsent].kind;
+
 		if (!c->pipelining && c->nreplied < c->nsent)
 			break;
+		/* Every reply is in, yet more bytes wait: they answer
+		 * nothing we sent, and would be taken for the reply to
+		 * what we send now (reply desynchronisation). */
+		if (c->nreplied == c->nsent && kind != K_GREETING &&
+		    kind != K_FINAL &&
+		    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+			client_fail(c, "%s sent a reply to no command",
+				    c->conf->peer);
+			return;
+		}
 		if (client_cmd_write(c, &c->cmds[c->nsent]) < 0) {
 			client_fail(c, "out of memory talking to %s",
 				    c->conf->peer);
@@ -481,8 +494,8 @@ static unsigned
 client_xbuild(struct smtp_client *c, const struct relay_client *who,
 	      const char *qid, bool xclient)
 {
-	unsigned attrs = xclient ? c->ehlo.xclient_attrs
-				 : c->ehlo.xforward_attrs;
+	unsigned attrs =
+		xclient ? c->ehlo.xclient_attrs : c->ehlo.xforward_attrs;
 	char addr[80], port[16];
 
 	c->nxlines = 0;
@@ -584,6 +597,9 @@ client_tls_start(struct smtp_client *c)
 		       c->conf->tls == RELAY_TLS_VERIFY ? SSL_VERIFY_PEER
 							: SSL_VERIFY_NONE,
 		       NULL);
+	/* The filter stops encrypting while the socket's output is over
+	 * this mark: the message body stays bounded under TLS too. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, CLIENT_OUT_HIGH);
 	filter = bufferevent_openssl_filter_new(
 		c->base, c->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
 		BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
@@ -611,11 +627,13 @@ client_tls_failed(struct smtp_client *c)
 	long vr = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
 
 	if (c->conf->tls == RELAY_TLS_VERIFY && vr != X509_V_OK)
-		snprintf(why, sizeof(why), "certificate verification failed: %s",
+		snprintf(why, sizeof(why),
+			 "certificate verification failed: %s",
 			 X509_verify_cert_error_string(vr));
 	else if (e != 0)
 		ERR_error_string_n(e, why, sizeof(why));
 	ERR_clear_error();
+	c->tls_failed = true;
 	client_fail(c, "TLS handshake with %s failed: %s", c->conf->peer, why);
 }
 
@@ -644,9 +662,9 @@ client_opened(struct smtp_client *c)
 	client_notify(c, SMTP_CLIENT_OK, NULL, NULL);
 }
 
-static void
-client_refused(struct smtp_client *c, const struct smtp_wire_reply *reply,
-	       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void client_refused(struct smtp_client *c,
+			   const struct smtp_wire_reply *reply, const char *fmt,
+			   ...) __attribute__((format(printf, 3, 4)));
 
 static void
 client_refused(struct smtp_client *c, const struct smtp_wire_reply *reply,
@@ -673,7 +691,8 @@ client_next_open_step(struct smtp_client *c)
 		client_send(c, K_STARTTLS, 0);
 		return;
 	}
-	if (!c->tls_on && tls_wanted && c->conf->tls != RELAY_TLS_OPPORTUNISTIC) {
+	if (!c->tls_on && tls_wanted &&
+	    c->conf->tls != RELAY_TLS_OPPORTUNISTIC) {
 		client_refused(c, NULL, "%s offers no STARTTLS (tls = %s)",
 			       c->conf->peer,
 			       c->conf->tls == RELAY_TLS_VERIFY ? "verify"
@@ -705,9 +724,9 @@ client_open_reply(struct smtp_client *c, const struct client_cmd *cmd,
 	switch ((enum cmd_kind)cmd->kind) {
 	case K_GREETING:
 		if (r->code != 220) {
-			client_refused(c, r, "%s refused to talk to me: %u %s %s",
-				       c->conf->peer, r->code, r->enhanced,
-				       r->text);
+			client_refused(
+				c, r, "%s refused to talk to me: %u %s %s",
+				c->conf->peer, r->code, r->enhanced, r->text);
 			return;
 		}
 		memset(&c->ehlo, 0, sizeof(c->ehlo));
@@ -959,6 +978,12 @@ client_tx_reply(struct smtp_client *c, const struct client_cmd *cmd,
 		tx->data = *r;
 		if (r->code != 354)
 			break;
+		if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+			/* Nothing may follow 354 before our message. */
+			client_fail(c, "%s sent data after its 354 reply",
+				    c->conf->peer);
+			return;
+		}
 		if (!tx->mail_accepted || c->accepted < tx->nrcpt) {
 			/* The upstream waits for a message we will not
 			 * send: only closing the connection abandons the
@@ -1163,8 +1188,9 @@ client_read_cb(struct bufferevent *bev, void *arg)
 					  EVBUFFER_EOL_CRLF);
 		if (eol.pos < 0) {
 			if (evbuffer_get_length(in) > SMTP_WIRE_LINE_MAX)
-				client_fail(c, "%s sent a reply line that is "
-					       "too long",
+				client_fail(c,
+					    "%s sent a reply line that is "
+					    "too long",
 					    c->conf->peer);
 			return;
 		}
@@ -1240,7 +1266,8 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 			/* Healthy, just old: the owner may say QUIT. */
 			client_notify(c, SMTP_CLIENT_OK, NULL, "expired");
 		else
-			client_fail(c, "conversation with %s timed out while %s",
+			client_fail(c,
+				    "conversation with %s timed out while %s",
 				    c->conf->peer, client_stage(c));
 		return;
 	}
@@ -1365,14 +1392,19 @@ bool
 smtp_client_reusable(const struct smtp_client *c)
 {
 	return !c->broken && !c->no_reuse && c->bev != NULL &&
-	       c->phase == PH_READY &&
-	       c->nreplied == c->nsent;
+	       c->phase == PH_READY && c->nreplied == c->nsent;
 }
 
 const char *
 smtp_client_peer(const struct smtp_client *c)
 {
 	return c->conf->peer;
+}
+
+bool
+smtp_client_tls_failed(const struct smtp_client *c)
+{
+	return c->tls_failed;
 }
 
 const struct smtp_wire_ehlo *
@@ -1394,8 +1426,8 @@ smtp_client_close(struct smtp_client **client_p, bool quit)
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
 		/* Best effort, never waits: the socket buffer is empty. */
 		evutil_socket_t fd = bufferevent_getfd(c->bev);
-		ssize_t rc = send(fd, "QUIT\r\n", 6,
-				  MSG_DONTWAIT | MSG_NOSIGNAL);
+		ssize_t rc =
+			send(fd, "QUIT\r\n", 6, MSG_DONTWAIT | MSG_NOSIGNAL);
 
 		(void)rc;
 	}

@@ -45,7 +45,7 @@ struct smtp_client_conf {
 	const char *tls_name;	  /* verify: expected name; also SNI */
 	const char *helo;	  /* our name in EHLO/LHLO/HELO */
 	uint64_t connect_ms, command_ms, data_ms;
-	bool xclient;		  /* XCLIENT or XFORWARD when offered */
+	bool xclient; /* XCLIENT or XFORWARD when offered */
 };
 
 enum smtp_client_status {
@@ -132,6 +132,9 @@ void smtp_client_idle(struct smtp_client *client, uint64_t idle_ms,
 
 /* The peer text of the connection ("host[ip]:port"). */
 const char *smtp_client_peer(const struct smtp_client *client);
+/* Did the connection fail in its TLS handshake?  (An opportunistic
+ * owner may then try again without STARTTLS.) */
+bool smtp_client_tls_failed(const struct smtp_client *client);
 /* The EHLO keywords the upstream offered (for tests and logs). */
 const struct smtp_wire_ehlo *smtp_client_ehlo(const struct smtp_client *client);
 

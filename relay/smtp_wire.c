@@ -53,7 +53,8 @@ smtp_wire_reply_feed(struct smtp_wire_reply *reply, const char *line,
 		return -1;
 	text = rl.text;
 	/* An enhanced code counts only when its class is the reply's. */
-	if (rl.enhanced.len > 0 && rl.enhanced.p[0] == (char)('0' + rl.code / 100)) {
+	if (rl.enhanced.len > 0 &&
+	    rl.enhanced.p[0] == (char)('0' + rl.code / 100)) {
 		if (reply->nlines == 0 &&
 		    rl.enhanced.len < sizeof(reply->enhanced)) {
 			memcpy(reply->enhanced, rl.enhanced.p, rl.enhanced.len);
@@ -105,26 +106,26 @@ static const struct {
 	const char *name;
 	unsigned bit;
 } smtp_wire_exts[] = {
-	{"PIPELINING", SMTP_WIRE_PIPELINING},
-	{"SIZE", SMTP_WIRE_SIZE},
-	{"8BITMIME", SMTP_WIRE_8BITMIME},
-	{"SMTPUTF8", SMTP_WIRE_SMTPUTF8},
-	{"DSN", SMTP_WIRE_DSN},
-	{"CHUNKING", SMTP_WIRE_CHUNKING},
-	{"STARTTLS", SMTP_WIRE_STARTTLS},
-	{"XCLIENT", SMTP_WIRE_XCLIENT},
-	{"XFORWARD", SMTP_WIRE_XFORWARD},
-	{"ENHANCEDSTATUSCODES", SMTP_WIRE_ENHANCEDSTATUSCODES},
+	{ "PIPELINING", SMTP_WIRE_PIPELINING },
+	{ "SIZE", SMTP_WIRE_SIZE },
+	{ "8BITMIME", SMTP_WIRE_8BITMIME },
+	{ "SMTPUTF8", SMTP_WIRE_SMTPUTF8 },
+	{ "DSN", SMTP_WIRE_DSN },
+	{ "CHUNKING", SMTP_WIRE_CHUNKING },
+	{ "STARTTLS", SMTP_WIRE_STARTTLS },
+	{ "XCLIENT", SMTP_WIRE_XCLIENT },
+	{ "XFORWARD", SMTP_WIRE_XFORWARD },
+	{ "ENHANCEDSTATUSCODES", SMTP_WIRE_ENHANCEDSTATUSCODES },
 };
 
 static const struct {
 	const char *name;
 	unsigned bit;
 } smtp_wire_attrs[] = {
-	{"NAME", SMTP_WIRE_A_NAME},   {"ADDR", SMTP_WIRE_A_ADDR},
-	{"PORT", SMTP_WIRE_A_PORT},   {"PROTO", SMTP_WIRE_A_PROTO},
-	{"HELO", SMTP_WIRE_A_HELO},   {"IDENT", SMTP_WIRE_A_IDENT},
-	{"SOURCE", SMTP_WIRE_A_SOURCE}, {"LOGIN", SMTP_WIRE_A_LOGIN},
+	{ "NAME", SMTP_WIRE_A_NAME },	  { "ADDR", SMTP_WIRE_A_ADDR },
+	{ "PORT", SMTP_WIRE_A_PORT },	  { "PROTO", SMTP_WIRE_A_PROTO },
+	{ "HELO", SMTP_WIRE_A_HELO },	  { "IDENT", SMTP_WIRE_A_IDENT },
+	{ "SOURCE", SMTP_WIRE_A_SOURCE }, { "LOGIN", SMTP_WIRE_A_LOGIN },
 };
 
 /* The next space-separated word of s[*pos..len). */
@@ -139,7 +140,7 @@ smtp_wire_word(const char *s, size_t len, size_t *pos)
 	while (i < len && s[i] != ' ' && s[i] != '\t')
 		i++;
 	*pos = i;
-	return (struct pst_str){s + start, i - start};
+	return (struct pst_str){ s + start, i - start };
 }
 
 static unsigned
@@ -168,8 +169,8 @@ smtp_wire_ehlo_line(struct smtp_wire_ehlo *ehlo, const char *text, size_t len)
 	struct pst_str kw = smtp_wire_word(text, len, &pos);
 	unsigned bit = 0;
 
-	for (size_t i = 0; i < sizeof(smtp_wire_exts) / sizeof(smtp_wire_exts[0]);
-	     i++) {
+	for (size_t i = 0;
+	     i < sizeof(smtp_wire_exts) / sizeof(smtp_wire_exts[0]); i++) {
 		if (pst_str_caseeq_cstr(kw, smtp_wire_exts[i].name)) {
 			bit = smtp_wire_exts[i].bit;
 			break;
@@ -214,7 +215,8 @@ smtp_wire_dot_stuff(struct smtp_wire_dot *dot, const char *p, size_t len,
 		if (!dot->mid_line && p[i] == '.') {
 			/* Emit up to here, then one extra dot; the line's
 			 * own dot goes out with the next segment. */
-			if ((i > start && emit(arg, p + start, i - start) < 0) ||
+			if ((i > start &&
+			     emit(arg, p + start, i - start) < 0) ||
 			    emit(arg, ".", 1) < 0)
 				return -1;
 			start = i;
@@ -233,8 +235,7 @@ smtp_wire_dot_stuff(struct smtp_wire_dot *dot, const char *p, size_t len,
 }
 
 int
-smtp_wire_dot_end(struct smtp_wire_dot *dot, smtp_wire_emit_fn *emit,
-		  void *arg)
+smtp_wire_dot_end(struct smtp_wire_dot *dot, smtp_wire_emit_fn *emit, void *arg)
 {
 	if (dot->mid_line) {
 		dot->mid_line = false;

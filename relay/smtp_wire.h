@@ -24,8 +24,8 @@
 
 /* One reply of an upstream, collected line by line. */
 struct smtp_wire_reply {
-	unsigned code;	   /* 0 until the first line */
-	char enhanced[16]; /* "5.1.1" from the first line, or "" */
+	unsigned code;		       /* 0 until the first line */
+	char enhanced[16];	       /* "5.1.1" from the first line, or "" */
 	char text[SMTP_WIRE_TEXT_MAX]; /* the lines' texts without the
 					* enhanced codes, joined by ' ',
 					* cut to fit */

@@ -28,6 +28,22 @@ count() {
 	printf '%s: %d passed, %d failed\n' "$label" "$p" "$f"
 }
 
+# tally LABEL FILE: count the last "N passed, N failed" line of FILE; a
+# sub-suite that printed none counts as one failure.
+tally() {
+	local label=$1 out=$2 line p f
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
+	if [ -z "$line" ]; then
+		tail -n 30 "$out"
+		count "$label" 0 1
+		return
+	fi
+	p=${line%% passed*}
+	f=${line#*, }
+	f=${f%% failed*}
+	count "$label" "$p" "$f"
+}
+
 build() {
 	local dir=$1
 	shift
@@ -54,38 +70,28 @@ unit() {
 }
 
 integration() {
-	local dir=$1 out line p f
+	local dir=$1 out="$1/integration.log"
 	note "integration tests ($dir)"
-	out="$dir/integration.log"
-	make -C "$dir" check-integration 2>&1 | tee "$out" | grep -E '^(FAIL|ERROR|PASS|ok|not ok)' | tail -n 200
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
-	if [ -z "$line" ]; then
-		tail -n 30 "$out"
-		count "integration ($dir)" 0 1
-		return
-	fi
-	p=${line%% passed*}
-	f=${line#*, }
-	f=${f%% failed*}
-	count "integration ($dir)" "$p" "$f"
+	make -C "$dir" check-integration 2>&1 | tee "$out" |
+		grep -E '^(FAIL|ERROR|PASS)' | tail -n 300
+	tally "integration ($dir)" "$out"
+}
+
+# The MIME parser against Python's email package on tests/data/mime.
+mime() {
+	local dir=$1 out="$1/mime.log"
+	note "MIME differential test ($dir)"
+	tests/mime/run.sh "$dir" >"$out" 2>&1
+	grep -E '^(FAIL|WARN)' "$out"
+	tally "mime ($dir)" "$out"
 }
 
 fuzz() {
-	local dir=$1 out line p f
+	local dir=$1 out="$1/fuzz.log"
 	note "fuzzing ($dir, ${FUZZ_SECONDS:-20}s per target)"
-	out="$dir/fuzz.log"
 	make -C "$dir" fuzz-run FUZZ_SECONDS="${FUZZ_SECONDS:-20}" >"$out" 2>&1
 	grep -E '^(PASS|FAIL)' "$out"
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
-	if [ -z "$line" ]; then
-		tail -n 30 "$out"
-		count "fuzz" 0 1
-		return
-	fi
-	p=${line%% passed*}
-	f=${line#*, }
-	f=${f%% failed*}
-	count "fuzz" "$p" "$f"
+	tally "fuzz" "$out"
 }
 
 # STYLE.md: .clang-format (kernel style) holds for every C file.
@@ -111,10 +117,12 @@ autoreconf -fi >/dev/null 2>&1 || { echo "autoreconf failed"; echo "0 passed, 1 
 if build build; then
 	unit build
 	integration build
+	mime build
 fi
 if build build-san --enable-sanitizers; then
 	unit build-san
 	integration build-san
+	mime build-san
 fi
 if build build-fuzz CC=clang --enable-fuzzing; then
 	fuzz build-fuzz

@@ -1046,6 +1046,14 @@ _MAIL_PARAMS = ("SIZE", "BODY", "SMTPUTF8", "RET", "ENVID")
 _RCPT_PARAMS = ("NOTIFY", "ORCPT")
 
 
+class Delay:
+    """Reply spec: answer `reply` (a spec itself) after `seconds`."""
+
+    def __init__(self, seconds, reply=None):
+        self.seconds = seconds
+        self.reply = reply
+
+
 def xtext_decode(s):
     """RFC 3461 xtext: "+2B" -> "+"."""
     return re.sub(r"\+([0-9A-Fa-f]{2})",
@@ -1053,8 +1061,9 @@ def xtext_decode(s):
 
 
 def reply_code(text):
-    """The 3-digit code of a reply spec such as "250 2.0.0 Ok"."""
-    return int(text[:3])
+    """The 3-digit code of a reply spec such as "250 2.0.0 Ok" (0 for
+    an injected reply that has none)."""
+    return int(text[:3]) if text[:3].isdigit() else 0
 
 
 class SinkConn:
@@ -1074,6 +1083,7 @@ class SinkConn:
         self.txns = []          # SinkTxn begun on this connection
         self.quit = False       # the client sent QUIT
         self.dropped = False    # the sink dropped it (DROP, drop_in_data)
+        self.pipelined = 0      # commands that came with more behind them
 
     def verbs(self):
         return [c.split(" ", 1)[0].upper() for c in self.commands]
@@ -1128,7 +1138,7 @@ class SinkTxn:
         """First value of a header field in the content (unfolded)."""
         head = (self.data or b"").split(b"\r\n\r\n", 1)[0]
         m = re.search(rb"(?im)^" + re.escape(name.encode()) +
-                      rb":[ \t]*(.*(?:\r\n[ \t].*)*)", head)
+                      rb":[ \t]*([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)", head)
         return (m.group(1).decode("utf-8", "surrogateescape")
                 .replace("\r\n", "") if m else None)
 
@@ -1221,6 +1231,9 @@ class _SinkSession:
         record(reply) runs before the reply is sent, so a test that has
         seen the reply also sees it recorded."""
         rep = self.sink.injected(stage, self.conn, arg)
+        if isinstance(rep, Delay):
+            await asyncio.sleep(rep.seconds)
+            rep = rep.reply
         if rep is None:
             rep = default
         if rep == HANG:
@@ -1269,6 +1282,7 @@ class _SinkSession:
             sink._log(self.conn, "C", text)
             verb = text.split(" ", 1)[0].upper()
             if self.inp.buf and verb != "BDAT":
+                self.conn.pipelined += 1
                 if not self.has("PIPELINING"):
                     self.violation("sent %r before the reply to %r "
                                    "(no PIPELINING)"
@@ -1603,10 +1617,11 @@ class UpstreamSink:
                               mail, rcpt, data, bdat, eod, rset, starttls,
                               xclient; spec is a reply ("450 4.2.0 busy",
                               lines joined by "\\n"), HANG, DROP, RESET,
-                              a list of (regex, spec) matched against the
-                              address (rcpt; eod in LMTP: per recipient;
-                              eod in SMTP and mail: the sender), or a
-                              callable(conn, arg) -> spec or None
+                              Delay(seconds, spec), a list of (regex,
+                              spec) matched against the address (rcpt;
+                              eod in LMTP: per recipient; eod in SMTP and
+                              mail: the sender), or a callable(conn,
+                              arg) -> spec or None
       drop_in_data            drop the connection once that many octets
                               of the message content arrived
                               (drop_reset: with an RST)
@@ -2154,9 +2169,10 @@ class UpstreamTest(PosterndTest):
                     break
         return res
 
-    def send_one(self, d, body=None, source=None, helo="client.test", **kw):
+    def send_one(self, d, body=None, source=None, helo="client.test",
+                 host="127.0.0.1", **kw):
         """A new session: EHLO, one transaction, QUIT."""
-        c = self.raw(d, source=source)
+        c = self.raw(d, host=host, source=source)
         c.hello(helo)
         res = self.transact(c, body if body is not None else message(),
                             **kw)

@@ -34,6 +34,10 @@ class PostfixUpstreamTest(UpstreamTest):
             "relay_domains": "example.org",
             "relay_recipient_maps": "texthash:" + rr,
             "smtpd_authorized_xclient_hosts": "127.0.0.1",
+            # IPv6 clients announced by XCLIENT (smtpd still listens on
+            # 127.0.0.1 only).
+            "inet_protocols": "all",
+            "mynetworks": "127.0.0.0/8 [::1]/128",
         })
         try:
             cls.pf.start()
@@ -101,12 +105,17 @@ class PostfixUpstreamTest(UpstreamTest):
         d.wait_log(r"reject: RCPT from \S+\[127\.0\.0\.1\]: 550 5\.1\.1 ")
 
     def test_xclient_real_client_logged(self):
-        for xclient in (True, False):
-            with self.subTest(xclient=xclient):
+        # (xclient, client's address, what Postfix must log)
+        for xclient, host, want in ((True, "127.0.0.2", "127.0.0.2"),
+                                    (True, "::1", "::1"),
+                                    (False, "127.0.0.2", "127.0.0.1")):
+            with self.subTest(xclient=xclient, client=host):
                 d = self.relay(self.pf_url(), {"xclient": xclient})
                 body = message(subject="xclient %s" % xclient)
-                res = self.send_one(d, body, source="127.0.0.2",
-                                    helo="client.test")
+                res = self.send_one(
+                    d, body, host="127.0.0.1" if "." in host else host,
+                    source=host if "." in host else None,
+                    helo="client.test", rcpts=(KNOWN,))
                 self.assertQueued(res.eod)
                 txn = self.final_copy(body)
                 pf_rcv = split_received(txn.data)[0].decode()
@@ -116,9 +125,10 @@ class PostfixUpstreamTest(UpstreamTest):
                 seen = re.search(r"postfix/smtpd\[\d+\]: %s: client=(\S+)"
                                  % pfqid, self.pf.log())
                 self.assertTrue(seen, "no client= line for %s" % pfqid)
-                want = "127.0.0.2" if xclient else "127.0.0.1"
                 self.assertIn("[%s]" % want, seen.group(1))
-                self.assertIn("[%s])" % want, pf_rcv)
+                # Received: from client.test (unknown [IPv6:::1])
+                self.assertRegex(pf_rcv, r"\[(IPv6:)?%s\]\)"
+                                 % re.escape(want))
                 d.stop()
 
 
@@ -242,6 +252,17 @@ class XclientSinkTest(UpstreamTest):
             for i, v in enumerate(verbs):
                 if v == "XCLIENT":
                     self.assertIn(verbs[i + 1], ("EHLO", "QUIT"), verbs)
+
+    def test_xclient_ipv6_client(self):
+        # Postfix's XCLIENT wants IPv6 addresses as "IPV6:..." (it
+        # answers 501 to a bare ::1).
+        sink = self.upstream_sink(xclient=True)
+        d = self.relay(sink, {"xclient": True})
+        self.assertQueued(self.send_one(d, host="::1").eod)
+        t, = sink.accepted()
+        self.assertIsNotNone(t.xclient, "no XCLIENT before MAIL")
+        self.assertEqual(t.xclient.get("ADDR", "").upper(), "IPV6:::1",
+                         t.xclient)
 
     def test_xforward(self):
         sink = self.upstream_sink(xforward=True)

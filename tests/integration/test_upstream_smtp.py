@@ -13,9 +13,12 @@ line ends, or 8-bit data to a 7-bit server.
 """
 
 import re
+import subprocess
+import threading
 import time
 
-from harness import (Raw, TestCA, UpstreamTest, make_dir, message,
+from harness import (POSTERND, Delay, Raw, TestCA, UpstreamTest, make_dir,
+                     message,
                      parse_received, sink_server_context, split_received,
                      xtext_decode)
 
@@ -121,7 +124,7 @@ class RelayBasicsTest(UpstreamTest):
                          {"NOTIFY", "ORCPT"}, set())
 
     def test_size_parameter(self):
-        body = message(subject="size", body="y" * 5000 + "\r\n")
+        body = message(subject="size", body=("y" * 70 + "\r\n") * 70)
         with self.subTest(upstream="offers SIZE"):
             sink = self.upstream_sink()
             d = self.relay(sink)
@@ -149,7 +152,7 @@ class RelayBasicsTest(UpstreamTest):
         d = self.relay(sink)
         c = self.raw(d)
         c.hello()
-        body = message(subject="too big", body="z" * 8000 + "\r\n")
+        body = message(subject="too big", body=("z" * 70 + "\r\n") * 120)
         res = self.transact(c, body)
         r = res.refusal()
         self.assertIsNotNone(r, "a message over the upstream's SIZE was "
@@ -227,6 +230,18 @@ class RelayBasicsTest(UpstreamTest):
         qid = self.assertQueued(self.transact(c, body, rcpts=rcpts).eod)
         txn, = sink.accepted()
         self.assertEqual(txn.delivered, rcpts)
+        self.assertArrived(txn, body, qid)
+
+    def test_multiline_greeting_and_unknown_extensions(self):
+        sink = self.upstream_sink(
+            replies={"connect": "220-sink.test.invalid ESMTP\n220-more "
+                     "greeting text\n220 sink.test.invalid ready"},
+            extra_ext=["AUTH PLAIN LOGIN", "X-UNKNOWN-THING 42", "ETRN",
+                       "VRFY", "DELIVERBY 300"])
+        d = self.relay(sink)
+        body = message(subject="multi-line greeting")
+        qid = self.assertQueued(self.send_one(d, body).eod)
+        txn, = sink.accepted()
         self.assertArrived(txn, body, qid)
 
     def test_upstream_with_no_extensions(self):
@@ -339,6 +354,27 @@ class DotStuffingTest(UpstreamTest):
                          "BDAT from the client to an upstream with "
                          "CHUNKING")
 
+    def test_bdat_without_final_crlf(self):
+        # BDAT content need not end with CRLF; sent on as DATA, a line
+        # end must come before the final dot (else the upstream would
+        # read on, or take the dot into the last line).
+        body = b"Subject: no line end\r\n\r\n.last line, no CRLF."
+        for chunking in (False, True):
+            with self.subTest(chunking=chunking):
+                sink = self.upstream_sink(
+                    without=[] if chunking else ["CHUNKING"])
+                d = self.relay(sink, {"command_timeout": Raw("2s"),
+                                      "data_timeout": Raw("2s")})
+                c = self.raw(d)
+                c.hello()
+                res = self.transact(c, body, bdat=[10])
+                if not res.acked:
+                    self.assertNoneArrived(sink)
+                    continue
+                txn, = sink.accepted()
+                _, rest = split_received(txn.data)
+                self.assertIn(rest, (body, body + b"\r\n"))
+
     def test_bdat_8bit_to_upstream_without_chunking(self):
         sink = self.upstream_sink(without=["CHUNKING"])
         d = self.relay(sink)
@@ -401,6 +437,29 @@ class PoolTest(UpstreamTest):
             self.assertQueued(self.send_one(d).eod)
         self.assertEqual(len(sink.accepted()), 14)
         self.assertLessEqual(len(sink.conns), 2, sink.describe())
+
+    def test_pool_size_bounds_idle_connections(self):
+        # Three deliveries at once need three connections; afterwards at
+        # most pool_size of them stay open (one worker thread).
+        sink = self.upstream_sink(replies={"eod": Delay(1.0)})
+        d = self.relay(sink, {"pool_size": 1}, top={"threads": 1})
+        results = []
+
+        def client(i):
+            results.append(self.send_one(d, message(subject="p%d" % i)))
+        threads = [threading.Thread(target=client, args=(i,))
+                   for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        self.assertEqual([r.acked for r in results], [True] * 3, results)
+        self.assertEqual(len(sink.accepted()), 3)
+        self.assertEqual(len(sink.conns), 3, sink.describe())
+        time.sleep(0.3)
+        still = [c for c in sink.conns if c.closed is None]
+        self.assertLessEqual(len(still), 1, "idle connections kept beyond "
+                             "pool_size = 1: %s" % sink.describe())
 
     def test_idle_connection_closed_after_pool_idle(self):
         sink = self.upstream_sink()
@@ -514,6 +573,37 @@ class UpstreamTlsTest(UpstreamTest):
         self.assertIsNone(txn.tls)
         self.assertNotIn("STARTTLS", sink.conns[0].verbs())
 
+    def test_pooled_tls_connection_reused(self):
+        sink = self.tls_sink()
+        d = self.relay(sink, {"tls": "required"})
+        c = self.raw(d)
+        c.hello()
+        for i in range(3):
+            body = message(subject="tls pooled %d" % i)
+            self.assertQueued(self.transact(c, body).eod)
+            self.assertArrived(sink.accepted()[-1], body)
+        self.assertEqual(len(sink.conns), 1, sink.describe())
+        self.assertEqual({t.tls is not None for t in sink.accepted()},
+                         {True})
+
+    def test_starttls_refused_by_upstream(self):
+        # 454 to STARTTLS: opportunistic goes on in plaintext (RFC 3207
+        # 4: the client may then continue without TLS); required must
+        # not send the message in plaintext.
+        refuse = {"starttls": "454 4.7.0 sinkmark TLS not available"}
+        with self.subTest(tls="opportunistic"):
+            sink = self.tls_sink(replies=refuse)
+            d = self.relay(sink, {"tls": "opportunistic"})
+            body = message(subject="plain after 454")
+            self.assertQueued(self.send_one(d, body).eod)
+            txn, = sink.accepted()
+            self.assertIsNone(txn.tls)
+            self.assertArrived(txn, body)
+        with self.subTest(tls="required"):
+            sink = self.tls_sink(replies=refuse)
+            d = self.relay(sink, {"tls": "required"})
+            self.check_refused_no_mail(sink, d)
+
     def test_smtps_implicit_tls(self):
         ca = TestCA.get()
         sink = self.upstream_sink(tls_context=sink_server_context(),
@@ -524,7 +614,9 @@ class UpstreamTlsTest(UpstreamTest):
 
 
 def split_head(data):
-    return split_received(data)[0].decode("utf-8", "replace")
+    """The value of the Received header on top (for parse_received)."""
+    head = split_received(data)[0].decode("utf-8", "replace")
+    return head.split(":", 1)[1]
 
 
 def xdec(v):
@@ -537,3 +629,51 @@ def orcpt(params):
         return None
     t, _, a = xdec(v).partition(";")
     return t.lower() + ";" + a
+
+
+class RouteConfigTest(UpstreamTest):
+    """posternd -t on route settings: bad ones are refused with
+    FILE:LINE, good ones pass."""
+
+    GOOD = [
+        ("smtp://127.0.0.1:25", {}),
+        ("smtps://[::1]:465", {"tls": "verify"}),
+        ("lmtp://127.0.0.1:24", {"balance": "round-robin"}),
+        ("lmtp:unix:/run/dovecot/lmtp", {}),
+        (["smtp://127.0.0.1:2525", "smtp://[::1]:2526"],
+         {"connect_timeout": Raw("2s"), "command_timeout": Raw("5min"),
+          "data_timeout": Raw("10min"), "backoff": Raw("60s"),
+          "pool_size": 8, "pool_idle": Raw("30s"),
+          "verify_recipients": True, "verify_cache": Raw("10min"),
+          "xclient": False, "tls": "opportunistic"}),
+    ]
+    BAD = [
+        ("ftp://127.0.0.1:21", {}),
+        ("smtp://[::1:25", {}),
+        ("smtp://127.0.0.1:99999", {}),
+        ("smtp://127.0.0.1:25/path", {}),
+        ("lmtp:unix:", {}),
+        ("smtp://127.0.0.1:25", {"tls": "sometimes"}),
+        ("smtp://127.0.0.1:25", {"balance": "random-ish"}),
+        ("smtp://127.0.0.1:25", {"connect_timeout": Raw("-1s")}),
+        ("smtp://127.0.0.1:25", {"no_such_option": 1}),
+    ]
+
+    def check(self, upstream, opts):
+        d = self.posternd(start=False, routes=[("default", upstream, opts)])
+        r = subprocess.run([POSTERND, "-t", "-c", d.conf],
+                           capture_output=True, timeout=20)
+        return r.returncode, (r.stdout + r.stderr).decode(errors="replace")
+
+    def test_good(self):
+        for upstream, opts in self.GOOD:
+            with self.subTest(upstream=upstream, opts=opts):
+                rc, out = self.check(upstream, opts)
+                self.assertEqual(rc, 0, out)
+
+    def test_bad(self):
+        for upstream, opts in self.BAD:
+            with self.subTest(upstream=upstream, opts=opts):
+                rc, out = self.check(upstream, opts)
+                self.assertEqual(rc, 1, out)
+                self.assertRegex(out, r"posternd: \S+posternd\.conf:\d+: ")

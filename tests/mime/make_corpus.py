@@ -25,7 +25,12 @@ Each message has NAME.expect.json, what a rule MUST see in the output of
                        mail clients disagree about what is there
   must_see_types       content types some part must have
   must_see_sha256      decoded contents some leaf part must have
-  must_have_defects    the output must list at least one defect
+  must_have_defects    the output must list at least one defect; "limit"
+                       means a limit_* defect (a message the gateway
+                       refuses by default)
+  must_see_unless_limit
+                       the must-see checks are waived when a limit_*
+                       defect is reported: refusing is a safe outcome
   min_parts            at least this many parts in the tree
   notes                what the message is about, for the reader
 """
@@ -1671,8 +1676,9 @@ def _():
                        b"Gr\xfc\xdfe\r\nMIME-Version: 1.0\r\n"
                        b'Content-Type: multipart/mixed; boundary="l1"\r\n\r\n'
                        b"--l1\r\nContent-Type: text/plain\r\n\r\nx\r\n--l1\r\n"
-                       b'Content-Type: application/pdf; name="r\xe9sum\xe9.pdf"'
-                       b"\r\nContent-Transfer-Encoding: base64\r\n\r\n"),
+                       b"Content-Type: application/pdf; "
+                       b'name="r\xe9sum\xe9.pdf"\r\n'
+                       b"Content-Transfer-Encoding: base64\r\n\r\n"),
                    b64(PDF), "--l1--\n"])
 
 
@@ -1691,8 +1697,9 @@ def _():
             b"--ml--\r\n")
 
 
-@msg("broken", "cr-only-line-endings", min_parts=1,
-     notes="old Mac line endings: bare CR everywhere")
+@msg("broken", "cr-only-line-endings", min_parts=1, must_have_defects=True,
+     notes="old Mac line endings: bare CR everywhere; a parser that knows "
+     "only CRLF and LF sees one long header line, and must say so")
 def _():
     return render([hdr("cr only", "Content-Type: text/plain\n"), "\n",
                    TEXT]).replace(b"\r\n", b"\r")
@@ -1966,9 +1973,11 @@ def _():
 
 
 @msg("hostile", "rfc2231-duplicate-section", must_have_defects=True,
-     must_see_filenames=[["evil.exe", "evil.txt"]],
+     must_see_filenames=["evil.txt", ["evil.exe", "evil.txt.exe"]],
      should_see_filenames=["evil.exe"],
-     notes="filename*1 given twice (.txt and .exe)")
+     notes="filename*1 given twice (.txt and .exe): a duplicate parameter;"
+     " first-wins gives evil.txt, last-wins evil.exe; a candidate ending "
+     "in .exe must be there")
 def _():
     return mixed("2231 dup section", [text_part(), part(
         "Content-Type: application/octet-stream\n"
@@ -2068,7 +2077,7 @@ def _():
         b64(inner))])
 
 
-@msg("hostile", "nesting-40-deep", must_have_defects=True, min_parts=33,
+@msg("hostile", "nesting-40-deep", must_have_defects="limit", min_parts=33,
      notes="40 nested multiparts, over the depth limit of 32; the gateway "
      "must flag (and by default refuse) it")
 def _():
@@ -2080,7 +2089,7 @@ def _():
     return render([hdr("deep")] + items)
 
 
-@msg("hostile", "nesting-40-deep-rfc822", must_have_defects=True,
+@msg("hostile", "nesting-40-deep-rfc822", must_have_defects="limit",
      min_parts=33,
      notes="40 nested message/rfc822, over the depth limit")
 def _():
@@ -2093,7 +2102,7 @@ def _():
     return render(items)
 
 
-@msg("hostile", "parts-20000", must_have_defects=True, min_parts=1000,
+@msg("hostile", "parts-20000", must_have_defects="limit", min_parts=1000,
      must_see_filenames=["early.exe"],
      notes="20,000 tiny parts, over the limit of 10,000; early.exe is "
      "part 5, late.exe part 19,999")
@@ -2113,6 +2122,7 @@ def _():
 
 
 @msg("hostile", "boundary-300-chars", must_see_filenames=["long-b.exe"],
+     must_see_unless_limit=True,
      notes="a 300-character boundary (RFC 2046 allows 70): parse it or "
      "flag it, never pass the attachment unseen")
 def _():
@@ -2121,7 +2131,7 @@ def _():
         boundary="B" * 300)
 
 
-@msg("hostile", "header-line-100k", must_have_defects=True,
+@msg("hostile", "header-line-100k", must_have_defects="limit",
      notes="a 100 KB Content-Type header line (a parameter that never "
      "ends), over any sane header line limit")
 def _():
@@ -2278,8 +2288,10 @@ def _():
 
 
 @msg("hostile", "epilogue-hidden-part", should_see_filenames=["epi.exe"],
+     must_have_defects=True,
      notes="a complete part after the close delimiter: epilogue by RFC "
-     "2046, a part to a parser that keeps looking for delimiters")
+     "2046, a part to a parser that keeps looking for delimiters; a "
+     "delimiter line of a closed multipart is an ambiguity to flag")
 def _():
     return mixed("epilogue part", [text_part()], boundary="ep",
                  epilogue="--ep\nContent-Type: application/octet-stream;"
@@ -2476,6 +2488,15 @@ def _():
         'Content-Type: message/external-body; access-type=URL;\n'
         ' URL="http://example.test/evil.exe"\n',
         "Content-Type: application/octet-stream\n\n")])
+
+
+@msg("hostile", "cr-only-line-endings-exe", must_have_defects=True,
+     should_see_filenames=["cr.exe"],
+     notes="a multipart with an .exe written with bare CR line endings: "
+     "parsers that take CR as a line end (Python) see the attachment")
+def _():
+    return mixed("cr only", [text_part(), att(
+        "application/octet-stream", "cr.exe", EXE)]).replace(b"\r\n", b"\r")
 
 
 # ---------------------------------------------------------------------------

@@ -157,7 +157,7 @@ test_deliver_basic(void **state)
 	struct pst_arena *arena = pst_arena_new(0);
 	struct pst_spool *spool =
 		spool_from("Subject: hi\r\n\r\nbody\r\n", 21, 4096);
-	struct maildir_rcpt rcpt = {"rcpt@example.org", NULL};
+	struct maildir_rcpt rcpt = { "rcpt@example.org", NULL };
 	const char *name = NULL, *error = NULL;
 	char path[PATH_MAX];
 	struct stat st;
@@ -178,7 +178,8 @@ test_deliver_basic(void **state)
 	/* The maildir was created complete and private. */
 	assert_int_equal(dir_entries(dir, "cur", NULL, 0), 0);
 	for (int i = 0; i < 4; i++) {
-		static const char *const subs[] = {"", "/tmp", "/new", "/cur"};
+		static const char *const subs[] = { "", "/tmp", "/new",
+						    "/cur" };
 
 		snprintf(path, sizeof(path), "%s%s", dir, subs[i]);
 		assert_int_equal(stat(path, &st), 0);
@@ -205,101 +206,101 @@ static const struct {
 	const char *body;
 	const char *want;
 } content_cases[] = {
-	{"null sender",
-	 "",
-	 {{"a@x.org", NULL}},
-	 1,
-	 "A: b\r\n\r\nc\r\n",
-	 "Return-Path: <>\nDelivered-To: a@x.org\nX-Original-To: a@x.org\n"
-	 "A: b\n\nc\n"},
-	{"three recipients in order",
-	 "s@y.net",
-	 {{"a@x.org", NULL}, {"b@x.org", NULL}, {"c@x.org", NULL}},
-	 3,
-	 "X: 1\r\n",
-	 "Return-Path: <s@y.net>\n"
-	 "Delivered-To: a@x.org\nX-Original-To: a@x.org\n"
-	 "Delivered-To: b@x.org\nX-Original-To: b@x.org\n"
-	 "Delivered-To: c@x.org\nX-Original-To: c@x.org\n"
-	 "X: 1\n"},
-	{"ORCPT plain",
-	 "s@y.net",
-	 {{"a@x.org", "rfc822;orig@z.org"}},
-	 1,
-	 "",
-	 "Return-Path: <s@y.net>\nDelivered-To: a@x.org\n"
-	 "X-Original-To: orig@z.org\n"},
-	{"ORCPT xtext decoded",
-	 "s@y.net",
-	 {{"a@x.org", "rfc822;first+2Blast+3Dx@z.org"}},
-	 1,
-	 "",
-	 "Return-Path: <s@y.net>\nDelivered-To: a@x.org\n"
-	 "X-Original-To: first+last=x@z.org\n"},
-	{"ORCPT type without case",
-	 "s@y.net",
-	 {{"a@x.org", "RFC822;o+2bx@z.org"}},
-	 1,
-	 "",
-	 "Return-Path: <s@y.net>\nDelivered-To: a@x.org\n"
-	 "X-Original-To: o+x@z.org\n"},
-	{"ORCPT other type",
-	 "s@y.net",
-	 {{"a@x.org", "utf-8;o@z.org"}},
-	 1,
-	 "",
-	 "Return-Path: <s@y.net>\nDelivered-To: a@x.org\n"
-	 "X-Original-To: a@x.org\n"},
-	{"ORCPT bad xtext",
-	 "s@y.net",
-	 {{"a@x.org", "rfc822;o+G1@z.org"}},
-	 1,
-	 "",
-	 "Return-Path: <s@y.net>\nDelivered-To: a@x.org\n"
-	 "X-Original-To: a@x.org\n"},
-	{"ORCPT truncated xtext",
-	 "s@y.net",
-	 {{"a@x.org", "rfc822;o+2"}},
-	 1,
-	 "",
-	 "Return-Path: <s@y.net>\nDelivered-To: a@x.org\n"
-	 "X-Original-To: a@x.org\n"},
-	{"ORCPT decoding to a line break",
-	 "s@y.net",
-	 {{"a@x.org", "rfc822;o+0D+0ABcc:+20v@z.org"}},
-	 1,
-	 "",
-	 "Return-Path: <s@y.net>\nDelivered-To: a@x.org\n"
-	 "X-Original-To: a@x.org\n"},
-	{"ORCPT empty address",
-	 "s@y.net",
-	 {{"a@x.org", "rfc822;"}},
-	 1,
-	 "",
-	 "Return-Path: <s@y.net>\nDelivered-To: a@x.org\n"
-	 "X-Original-To: a@x.org\n"},
-	{"bare CR kept, CRLF turned to LF",
-	 "s@y.net",
-	 {{"a@x.org", NULL}},
-	 1,
-	 "a\rb\r\n\r\nc\r\r\n",
-	 "Return-Path: <s@y.net>\nDelivered-To: a@x.org\n"
-	 "X-Original-To: a@x.org\na\rb\n\nc\r\n"},
-	{"no final line end",
-	 "s@y.net",
-	 {{"a@x.org", NULL}},
-	 1,
-	 "x\r\ny",
-	 "Return-Path: <s@y.net>\nDelivered-To: a@x.org\n"
-	 "X-Original-To: a@x.org\nx\ny"},
-	{"UTF-8 addresses",
-	 "s\xc3\xa9@y.net",
-	 {{"\xc3\xa9t\xc3\xa9@x.org", NULL}},
-	 1,
-	 "",
-	 "Return-Path: <s\xc3\xa9@y.net>\n"
-	 "Delivered-To: \xc3\xa9t\xc3\xa9@x.org\n"
-	 "X-Original-To: \xc3\xa9t\xc3\xa9@x.org\n"},
+	{ "null sender",
+	  "",
+	  { { "a@x.org", NULL } },
+	  1,
+	  "A: b\r\n\r\nc\r\n",
+	  "Return-Path: <>\nDelivered-To: a@x.org\nX-Original-To: a@x.org\n"
+	  "A: b\n\nc\n" },
+	{ "three recipients in order",
+	  "s@y.net",
+	  { { "a@x.org", NULL }, { "b@x.org", NULL }, { "c@x.org", NULL } },
+	  3,
+	  "X: 1\r\n",
+	  "Return-Path: <s@y.net>\n"
+	  "Delivered-To: a@x.org\nX-Original-To: a@x.org\n"
+	  "Delivered-To: b@x.org\nX-Original-To: b@x.org\n"
+	  "Delivered-To: c@x.org\nX-Original-To: c@x.org\n"
+	  "X: 1\n" },
+	{ "ORCPT plain",
+	  "s@y.net",
+	  { { "a@x.org", "rfc822;orig@z.org" } },
+	  1,
+	  "",
+	  "Return-Path: <s@y.net>\nDelivered-To: a@x.org\n"
+	  "X-Original-To: orig@z.org\n" },
+	{ "ORCPT xtext decoded",
+	  "s@y.net",
+	  { { "a@x.org", "rfc822;first+2Blast+3Dx@z.org" } },
+	  1,
+	  "",
+	  "Return-Path: <s@y.net>\nDelivered-To: a@x.org\n"
+	  "X-Original-To: first+last=x@z.org\n" },
+	{ "ORCPT type without case",
+	  "s@y.net",
+	  { { "a@x.org", "RFC822;o+2bx@z.org" } },
+	  1,
+	  "",
+	  "Return-Path: <s@y.net>\nDelivered-To: a@x.org\n"
+	  "X-Original-To: o+x@z.org\n" },
+	{ "ORCPT other type",
+	  "s@y.net",
+	  { { "a@x.org", "utf-8;o@z.org" } },
+	  1,
+	  "",
+	  "Return-Path: <s@y.net>\nDelivered-To: a@x.org\n"
+	  "X-Original-To: a@x.org\n" },
+	{ "ORCPT bad xtext",
+	  "s@y.net",
+	  { { "a@x.org", "rfc822;o+G1@z.org" } },
+	  1,
+	  "",
+	  "Return-Path: <s@y.net>\nDelivered-To: a@x.org\n"
+	  "X-Original-To: a@x.org\n" },
+	{ "ORCPT truncated xtext",
+	  "s@y.net",
+	  { { "a@x.org", "rfc822;o+2" } },
+	  1,
+	  "",
+	  "Return-Path: <s@y.net>\nDelivered-To: a@x.org\n"
+	  "X-Original-To: a@x.org\n" },
+	{ "ORCPT decoding to a line break",
+	  "s@y.net",
+	  { { "a@x.org", "rfc822;o+0D+0ABcc:+20v@z.org" } },
+	  1,
+	  "",
+	  "Return-Path: <s@y.net>\nDelivered-To: a@x.org\n"
+	  "X-Original-To: a@x.org\n" },
+	{ "ORCPT empty address",
+	  "s@y.net",
+	  { { "a@x.org", "rfc822;" } },
+	  1,
+	  "",
+	  "Return-Path: <s@y.net>\nDelivered-To: a@x.org\n"
+	  "X-Original-To: a@x.org\n" },
+	{ "bare CR kept, CRLF turned to LF",
+	  "s@y.net",
+	  { { "a@x.org", NULL } },
+	  1,
+	  "a\rb\r\n\r\nc\r\r\n",
+	  "Return-Path: <s@y.net>\nDelivered-To: a@x.org\n"
+	  "X-Original-To: a@x.org\na\rb\n\nc\r\n" },
+	{ "no final line end",
+	  "s@y.net",
+	  { { "a@x.org", NULL } },
+	  1,
+	  "x\r\ny",
+	  "Return-Path: <s@y.net>\nDelivered-To: a@x.org\n"
+	  "X-Original-To: a@x.org\nx\ny" },
+	{ "UTF-8 addresses",
+	  "s\xc3\xa9@y.net",
+	  { { "\xc3\xa9t\xc3\xa9@x.org", NULL } },
+	  1,
+	  "",
+	  "Return-Path: <s\xc3\xa9@y.net>\n"
+	  "Delivered-To: \xc3\xa9t\xc3\xa9@x.org\n"
+	  "X-Original-To: \xc3\xa9t\xc3\xa9@x.org\n" },
 };
 
 static void
@@ -344,12 +345,12 @@ static const struct {
 	const char *tail; /* then these */
 	const char *want; /* arrive as these */
 } edge_cases[] = {
-	{"CRLF split by the buffer", 65535, "\r\nb\r\n", "\nb\n"},
-	{"CRLF at the buffer start", 65536, "\r\nb\r\n", "\nb\n"},
-	{"CRLF ending the buffer", 65534, "\r\nb\r\n", "\nb\n"},
-	{"CRLF split by the second buffer", 131071, "\r\nb\r\n", "\nb\n"},
-	{"bare CR ending the buffer", 65535, "\rb\r\n", "\rb\n"},
-	{"CR ending the message", 65535, "\r", "\r"},
+	{ "CRLF split by the buffer", 65535, "\r\nb\r\n", "\nb\n" },
+	{ "CRLF at the buffer start", 65536, "\r\nb\r\n", "\nb\n" },
+	{ "CRLF ending the buffer", 65534, "\r\nb\r\n", "\nb\n" },
+	{ "CRLF split by the second buffer", 131071, "\r\nb\r\n", "\nb\n" },
+	{ "bare CR ending the buffer", 65535, "\rb\r\n", "\rb\n" },
+	{ "CR ending the message", 65535, "\r", "\r" },
 };
 
 /* Line ends split across the 64 KiB copy buffers. */
@@ -365,7 +366,7 @@ test_deliver_crlf_at_buffer_edge(void **state)
 		char sub[32];
 		const char *dir, *name = NULL, *error = NULL;
 		struct pst_arena *arena = pst_arena_new(0);
-		struct maildir_rcpt rcpt = {"a@x.org", NULL};
+		struct maildir_rcpt rcpt = { "a@x.org", NULL };
 		struct pst_spool *spool;
 		size_t len, hlen;
 		char *data;
@@ -403,7 +404,7 @@ test_deliver_big(void **state)
 	const char *dir = md_path("big");
 	struct pst_arena *arena = pst_arena_new(0);
 	struct pst_spool *spool = pst_spool_new(64 * KIB, base);
-	struct maildir_rcpt rcpt = {"a@x.org", NULL};
+	struct maildir_rcpt rcpt = { "a@x.org", NULL };
 	const char *name = NULL, *error = NULL;
 	const char *hdr = "Return-Path: <s@y.net>\nDelivered-To: a@x.org\n"
 			  "X-Original-To: a@x.org\n";
@@ -449,7 +450,7 @@ test_name_format(void **state)
 	const char *dir = md_path("names");
 	struct pst_arena *arena = pst_arena_new(0);
 	struct pst_spool *spool = spool_from("x\r\n", 3, 4096);
-	struct maildir_rcpt rcpt = {"a@x.org", NULL};
+	struct maildir_rcpt rcpt = { "a@x.org", NULL };
 	const char *name = NULL, *error = NULL, *p;
 	char host[256], esc[1100], prefix[64];
 	size_t o = 0;
@@ -502,7 +503,7 @@ static void *
 deliver_many(void *arg)
 {
 	struct many_ctx *c = arg;
-	struct maildir_rcpt rcpt = {"a@x.org", NULL};
+	struct maildir_rcpt rcpt = { "a@x.org", NULL };
 
 	for (int i = 0; i < c->n; i++) {
 		struct pst_arena *arena = pst_arena_new(0);
@@ -522,7 +523,7 @@ static void
 test_unique_names(void **state)
 {
 	struct pst_spool *spool = spool_from("x\r\n", 3, 4096);
-	struct many_ctx seq = {md_path("many-seq"), spool, 1000, 0};
+	struct many_ctx seq = { md_path("many-seq"), spool, 1000, 0 };
 	struct many_ctx par[4];
 	pthread_t th[4];
 
@@ -533,7 +534,8 @@ test_unique_names(void **state)
 	assert_int_equal(dir_entries(seq.dir, "tmp", NULL, 0), 0);
 
 	for (int i = 0; i < 4; i++) {
-		par[i] = (struct many_ctx){md_path("many-par"), spool, 250, 0};
+		par[i] =
+			(struct many_ctx){ md_path("many-par"), spool, 250, 0 };
 		assert_int_equal(
 			pthread_create(&th[i], NULL, deliver_many, &par[i]), 0);
 	}
@@ -552,7 +554,7 @@ test_unwritable_dir(void **state)
 	char blocker[PATH_MAX], dir[PATH_MAX + 16];
 	struct pst_arena *arena = pst_arena_new(0);
 	struct pst_spool *spool = spool_from("x\r\n", 3, 4096);
-	struct maildir_rcpt rcpt = {"a@x.org", NULL};
+	struct maildir_rcpt rcpt = { "a@x.org", NULL };
 	const char *name = NULL, *error = NULL;
 	int fd;
 
@@ -589,7 +591,7 @@ test_write_failure_cleans_up(void **state)
 	size_t n = 300 * KIB;
 	char *body = malloc(n);
 	struct pst_spool *spool;
-	struct maildir_rcpt rcpt = {"a@x.org", NULL};
+	struct maildir_rcpt rcpt = { "a@x.org", NULL };
 	const char *name = NULL, *error = NULL;
 	struct rlimit old, lim;
 	int ret;
@@ -624,10 +626,10 @@ static const struct {
 	const char *from;
 	const char *rcpt;
 } injection_cases[] = {
-	{"CRLF in sender", "a@b\r\nBcc: x@y", "r@x.org"},
-	{"LF in sender", "a@b\nX: y", "r@x.org"},
-	{"CR in recipient", "a@b", "r@x.org\rX: y"},
-	{"LF in recipient", "a@b", "r@x.org\nX: y"},
+	{ "CRLF in sender", "a@b\r\nBcc: x@y", "r@x.org" },
+	{ "LF in sender", "a@b\nX: y", "r@x.org" },
+	{ "CR in recipient", "a@b", "r@x.org\rX: y" },
+	{ "LF in recipient", "a@b", "r@x.org\nX: y" },
 };
 
 static void
@@ -640,7 +642,7 @@ test_header_injection_refused(void **state)
 	for (size_t i = 0;
 	     i < sizeof(injection_cases) / sizeof(injection_cases[0]); i++) {
 		struct pst_arena *arena = pst_arena_new(0);
-		struct maildir_rcpt rcpt = {injection_cases[i].rcpt, NULL};
+		struct maildir_rcpt rcpt = { injection_cases[i].rcpt, NULL };
 		const char *name = NULL, *error = NULL;
 
 		if (maildir_deliver(arena, dir, injection_cases[i].from, &rcpt,
@@ -671,7 +673,8 @@ test_prepare(void **state)
 	(void)state;
 	assert_int_equal(maildir_prepare(arena, dir, uid, gid, &error), 0);
 	for (int i = 0; i < 4; i++) {
-		static const char *const subs[] = {"", "/tmp", "/new", "/cur"};
+		static const char *const subs[] = { "", "/tmp", "/new",
+						    "/cur" };
 
 		snprintf(path, sizeof(path), "%s%s", dir, subs[i]);
 		assert_int_equal(stat(path, &st), 0);
@@ -709,11 +712,11 @@ top_route(struct pst_arena *arena, const struct pst_conf_node *node, void *obj,
 }
 
 static const struct pst_conf_field top_fields[] = {
-	{.name = "route",
-	 .type = PST_CONF_T_BLOCK,
-	 .repeatable = true,
-	 .block = top_route},
-	{.name = NULL},
+	{ .name = "route",
+	  .type = PST_CONF_T_BLOCK,
+	  .repeatable = true,
+	  .block = top_route },
+	{ .name = NULL },
 };
 
 /* Parse and bind text; 0 or -1 with *error_r. */
@@ -735,53 +738,56 @@ static const struct {
 	const char *text;
 	const char *want; /* error text */
 } route_error_cases[] = {
-	{"missing name", "route { upstream = \"maildir:/m\"; }",
-	 "t.conf:1: route needs a name"},
-	{"space in domain",
-	 "route \"exa mple.org\" { upstream = \"maildir:/m\"; }",
-	 "t.conf:1: route 'exa mple.org': not a domain name"},
-	{"empty label", "route \"a..b\" { upstream = \"maildir:/m\"; }",
-	 "t.conf:1: route 'a..b': not a domain name"},
-	{"hyphen start", "route \"-a.org\" { upstream = \"maildir:/m\"; }",
-	 "t.conf:1: route '-a.org': not a domain name"},
-	{"hyphen end", "route \"a-.org\" { upstream = \"maildir:/m\"; }",
-	 "t.conf:1: route 'a-.org': not a domain name"},
-	{"lone dot", "route \".\" { upstream = \"maildir:/m\"; }",
-	 "t.conf:1: route '.': not a domain name"},
-	{"double dot prefix",
-	 "route \"..a.org\" { upstream = \"maildir:/m\"; }",
-	 "t.conf:1: route '..a.org': not a domain name"},
-	{"label too long",
-	 "route \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.org\" "
-	 "{ upstream = \"maildir:/m\"; }",
-	 "not a domain name"},
-	{"duplicate, other case",
-	 "route \"example.org\" { upstream = \"maildir:/m\"; }\n"
-	 "route \"Example.ORG.\" { upstream = \"maildir:/n\"; }",
-	 "t.conf:2: route 'Example.ORG.' is already defined at t.conf:1"},
-	{"duplicate default",
-	 "route default { upstream = \"maildir:/m\"; }\n"
-	 "route default { upstream = \"maildir:/n\"; }",
-	 "t.conf:2: route 'default' is already defined at t.conf:1"},
-	{"smtp port out of range",
-	 "route default {\n upstream = \"smtp://10.0.0.5:65536\";\n}",
-	 "t.conf:2: upstream 'smtp://10.0.0.5:65536': expected host, "
-	 "host:port or [IPv6]:port"},
-	{"IPv6 without brackets", "route default { upstream = \"smtp://::1:25\"; }",
-	 "t.conf:1: upstream 'smtp://::1:25': expected host"},
-	{"lmtp unix without path", "route default { upstream = \"lmtp:unix:\"; }",
-	 "t.conf:1: upstream 'lmtp:unix:': lmtp:unix: needs a path"},
-	{"second list item",
-	 "route default {\n upstream = [\n  \"maildir:/m\",\n  \"ftp://x\"\n ];\n}",
-	 "t.conf:4: upstream 'ftp://x': unknown kind; use smtp://HOST:PORT"},
-	{"empty maildir path", "route default { upstream = \"maildir:\"; }",
-	 "t.conf:1: upstream 'maildir:': maildir needs a path"},
-	{"no upstream", "route default { }", "t.conf:1"},
-	{"empty upstream list", "route default { upstream = []; }", "t.conf:1"},
-	{"unknown key",
-	 "route default { upstream = \"maildir:/m\"; uplink = 1; }",
-	 "t.conf:1"},
+	{ "missing name", "route { upstream = \"maildir:/m\"; }",
+	  "t.conf:1: route needs a name" },
+	{ "space in domain",
+	  "route \"exa mple.org\" { upstream = \"maildir:/m\"; }",
+	  "t.conf:1: route 'exa mple.org': not a domain name" },
+	{ "empty label", "route \"a..b\" { upstream = \"maildir:/m\"; }",
+	  "t.conf:1: route 'a..b': not a domain name" },
+	{ "hyphen start", "route \"-a.org\" { upstream = \"maildir:/m\"; }",
+	  "t.conf:1: route '-a.org': not a domain name" },
+	{ "hyphen end", "route \"a-.org\" { upstream = \"maildir:/m\"; }",
+	  "t.conf:1: route 'a-.org': not a domain name" },
+	{ "lone dot", "route \".\" { upstream = \"maildir:/m\"; }",
+	  "t.conf:1: route '.': not a domain name" },
+	{ "double dot prefix",
+	  "route \"..a.org\" { upstream = \"maildir:/m\"; }",
+	  "t.conf:1: route '..a.org': not a domain name" },
+	{ "label too long",
+	  "route \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.org\" "
+	  "{ upstream = \"maildir:/m\"; }",
+	  "not a domain name" },
+	{ "duplicate, other case",
+	  "route \"example.org\" { upstream = \"maildir:/m\"; }\n"
+	  "route \"Example.ORG.\" { upstream = \"maildir:/n\"; }",
+	  "t.conf:2: route 'Example.ORG.' is already defined at t.conf:1" },
+	{ "duplicate default",
+	  "route default { upstream = \"maildir:/m\"; }\n"
+	  "route default { upstream = \"maildir:/n\"; }",
+	  "t.conf:2: route 'default' is already defined at t.conf:1" },
+	{ "smtp port out of range",
+	  "route default {\n upstream = \"smtp://10.0.0.5:65536\";\n}",
+	  "t.conf:2: upstream 'smtp://10.0.0.5:65536': expected host, "
+	  "host:port or [IPv6]:port" },
+	{ "IPv6 without brackets",
+	  "route default { upstream = \"smtp://::1:25\"; }",
+	  "t.conf:1: upstream 'smtp://::1:25': expected host" },
+	{ "lmtp unix without path",
+	  "route default { upstream = \"lmtp:unix:\"; }",
+	  "t.conf:1: upstream 'lmtp:unix:': lmtp:unix: needs a path" },
+	{ "second list item",
+	  "route default {\n upstream = [\n  \"maildir:/m\",\n  \"ftp://x\"\n ];\n}",
+	  "t.conf:4: upstream 'ftp://x': unknown kind; use smtp://HOST:PORT" },
+	{ "empty maildir path", "route default { upstream = \"maildir:\"; }",
+	  "t.conf:1: upstream 'maildir:': maildir needs a path" },
+	{ "no upstream", "route default { }", "t.conf:1" },
+	{ "empty upstream list", "route default { upstream = []; }",
+	  "t.conf:1" },
+	{ "unknown key",
+	  "route default { upstream = \"maildir:/m\"; uplink = 1; }",
+	  "t.conf:1" },
 };
 
 static void
@@ -853,21 +859,21 @@ static const struct {
 	const char *domain;
 	const char *want; /* route name, NULL for none */
 } route_for_cases[] = {
-	{"example.org", "example.org"},
-	{"EXAMPLE.Org", "example.org"},
-	{"example.org.", "example.org"},
-	{"a.example.org", ".example.org"},
-	{"A.B.Example.Org.", ".example.org"},
-	{"sub.example.org", ".example.org"},
-	{"x.sub.example.org", ".sub.example.org"},
-	{"y.x.sub.example.org", ".sub.example.org"},
-	{"notexample.org", "default"},
-	{"org", "default"},
-	{"other.net", "other.net"},
-	{"a.other.net", "default"},
-	{"[192.0.2.1]", "default"},
-	{"", "default"},
-	{".", "default"},
+	{ "example.org", "example.org" },
+	{ "EXAMPLE.Org", "example.org" },
+	{ "example.org.", "example.org" },
+	{ "a.example.org", ".example.org" },
+	{ "A.B.Example.Org.", ".example.org" },
+	{ "sub.example.org", ".example.org" },
+	{ "x.sub.example.org", ".sub.example.org" },
+	{ "y.x.sub.example.org", ".sub.example.org" },
+	{ "notexample.org", "default" },
+	{ "org", "default" },
+	{ "other.net", "other.net" },
+	{ "a.other.net", "default" },
+	{ "[192.0.2.1]", "default" },
+	{ "", "default" },
+	{ ".", "default" },
 };
 
 static struct relay *
@@ -936,7 +942,8 @@ test_relay_new_relative(void **state)
 				       .nupstreams = 1,
 				       .file = "t.conf",
 				       .line = 1 };
-	struct relay_conf conf = { .routes = &rc, .nroutes = 1,
+	struct relay_conf conf = { .routes = &rc,
+				   .nroutes = 1,
 				   .routes_cap = 1 };
 	const char *error = NULL;
 
@@ -1012,7 +1019,7 @@ run_submit(struct relay *relay, const struct relay_msg *msg, const char *domain,
 	   struct submit_ctx *c)
 {
 	struct event *dog;
-	struct timeval ten = {10, 0};
+	struct timeval ten = { 10, 0 };
 	struct capture cap;
 
 	memset(c, 0, sizeof(*c));
@@ -1045,14 +1052,14 @@ test_submit_delivers(void **state)
 	struct relay *relay;
 	struct pst_spool *spool =
 		spool_from("Subject: s\r\n\r\nhello\r\n", 22, 4096);
-	struct relay_rcpt rcpts[2] = {
-		{"a@example.org", NULL, 0},
-		{"b@example.org", "rfc822;o+2Bb@x.org", 0}};
-	struct relay_msg msg = {.qid = "4F2A1C3B9E",
-				.from = "s@example.net",
-				.rcpts = rcpts,
-				.nrcpt = 2,
-				.spool = spool};
+	struct relay_rcpt rcpts[2] = { { "a@example.org", NULL, 0 },
+				       { "b@example.org", "rfc822;o+2Bb@x.org",
+					 0 } };
+	struct relay_msg msg = { .qid = "4F2A1C3B9E",
+				 .from = "s@example.net",
+				 .rcpts = rcpts,
+				 .nrcpt = 2,
+				 .spool = spool };
 	struct submit_ctx c;
 	const char *error = NULL;
 	char *log, *data, line[512];
@@ -1103,12 +1110,12 @@ test_submit_fails_and_fails_over(void **state)
 	char text[3 * PATH_MAX + 256], blocker[PATH_MAX];
 	struct relay *relay;
 	struct pst_spool *spool = spool_from("x\r\n", 3, 4096);
-	struct relay_rcpt rcpt = {"a@example.org", NULL, 0};
-	struct relay_msg msg = {.qid = "ABCDEF1234",
-				.from = "",
-				.rcpts = &rcpt,
-				.nrcpt = 1,
-				.spool = spool};
+	struct relay_rcpt rcpt = { "a@example.org", NULL, 0 };
+	struct relay_msg msg = { .qid = "ABCDEF1234",
+				 .from = "",
+				 .rcpts = &rcpt,
+				 .nrcpt = 1,
+				 .spool = spool };
 	struct submit_ctx c;
 	char *log;
 	int fd;
