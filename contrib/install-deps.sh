@@ -8,7 +8,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
 libevent-dev libssl-dev libcmocka-dev
 clang clang-format libclang-rt-14-dev
 openssl ca-certificates python3 iproute2 util-linux procps
-postfix swaks"
+postfix swaks dovecot-imapd dovecot-pop3d dovecot-lmtpd haproxy"
 
 missing=""
 for p in $PACKAGES; do
@@ -22,8 +22,9 @@ if [ "$(id -u)" != 0 ]; then
 	echo "install-deps: run this script as root (or: sudo $0)" >&2
 	exit 1
 fi
-# Postfix is a test peer only: install it without a system configuration
-# so no system Postfix starts (see doc/ARCHITECTURE.md, Tests).
+# Postfix, Dovecot and HAProxy are test and benchmark peers only; the
+# tests start private instances.  Postfix is installed without a system
+# configuration so no system Postfix starts (doc/ARCHITECTURE.md, Tests).
 echo 'postfix postfix/main_mailer_type select No configuration' |
 	debconf-set-selections
 export DEBIAN_FRONTEND=noninteractive

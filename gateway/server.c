@@ -18,6 +18,7 @@
 #include "limits.h"
 #include "log.h"
 #include "net.h"
+#include "relay.h"
 #include "server.h"
 #include "smtpd.h"
 
@@ -302,8 +303,12 @@ server_free(struct server *server)
 			event_free(w->stop_event);
 		if (w->deadline != NULL)
 			event_free(w->deadline);
-		if (w->base != NULL)
+		if (w->base != NULL) {
+			/* Pooled upstream connections live on this base. */
+			if (server->relay != NULL)
+				relay_base_free(server->relay, w->base);
 			event_base_free(w->base);
+		}
 		free(w->listeners);
 		free(w->listen_fds);
 	}

@@ -191,6 +191,7 @@ settings_finish(struct postern_settings *s, const struct pst_conf_node *root,
 		host[sizeof(host) - 1] = '\0';
 		s->hostname = pst_arena_strdup(arena, host);
 	}
+	s->relay.helo_name = s->hostname; /* what we EHLO upstreams with */
 	if (!smtp_addr_domain_valid(pst_str_from_cstr(s->hostname), false)) {
 		*error_r = pst_conf_error(
 			arena, settings_find(root, NULL, "hostname"),

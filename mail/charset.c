@@ -622,13 +622,17 @@ scan_utf7(struct charset_conv *conv, const unsigned char *s, size_t len,
 
 /* ---- iconv ---- */
 
+/* glibc's UHC reports 0xA2E8 as invalid after consuming it: an EILSEQ
+ * whose position is right after "A2 E8" read by the same call.  No valid
+ * sequence ends in those two bytes, so this is never a real error. */
 static bool
-uhc_a2e8(const struct charset_conv *conv, const unsigned char *start,
+uhc_a2e8(const struct charset_conv *conv, const char *call_start,
 	 const char *at)
 {
 	const unsigned char *p = (const unsigned char *)at;
 
-	return conv->uhc && p - start >= 2 && p[-2] == 0xa2 && p[-1] == 0xe8;
+	return conv->uhc && at - call_start >= 2 && p[-2] == 0xa2 &&
+	       p[-1] == 0xe8;
 }
 
 static int
@@ -640,8 +644,8 @@ scan_iconv(struct charset_conv *conv, const unsigned char *s, size_t len,
 	int err;
 
 	while (left > 0) {
-		char *o;
-		size_t oleft, in_before = left;
+		char *o, *in_start = in;
+		size_t oleft;
 
 		if (want > 65536)
 			want = 65536;
@@ -656,20 +660,23 @@ scan_iconv(struct charset_conv *conv, const unsigned char *s, size_t len,
 		if (r != (size_t)-1)
 			break;
 		if (err == E2BIG) {
-			if (oleft == room && left == in_before) {
-				/* Not even one character fitted. */
-				if (room < want)
-					return -1;
-				want *= 2;
+			if (oleft != room || in != in_start)
+				continue; /* progress: more room */
+			/* Not even one character fitted. */
+			if (room < want)
+				return -1; /* out's limit */
+			if (want < 64) {
+				want = 64;
+				continue;
 			}
-			continue;
+			/* Nothing fits in 64 bytes: no real converter does
+			 * that; skip the byte below so the loop ends. */
 		}
 		if (err == EINVAL && !final && left <= CONV_PEND_MAX)
 			break; /* cut sequence: wait for more */
-		if (err == EILSEQ && uhc_a2e8(conv, s, in)) {
-			/* glibc's UHC reports 0xA2E8 as invalid after
-			 * consuming it; it is U+327E (KS X 1001:2002, in
-			 * the WHATWG index and glibc's EUC-KR). */
+		if (err == EILSEQ && uhc_a2e8(conv, in_start, in)) {
+			/* U+327E (KS X 1001:2002; the WHATWG index and
+			 * glibc's own EUC-KR have it). */
 			if (put_code_point(out, 0x327e) < 0)
 				return -1;
 			continue;

@@ -18,9 +18,13 @@
  *    junk" is no delimiter (MIME_D_BOUNDARY_PREFIX: old prefix-matching
  *    parsers split there).  Open boundaries are tried outermost first,
  *    so a line closes an inner part when an outer boundary matches it.
- *  - The first Content-Type (and Content-Transfer-Encoding, -Disposition)
- *    wins, as in Python and Thunderbird; later ones are kept as headers
- *    and their filenames as candidates (MIME_D_DUP_CONTENT_TYPE).
+ *  - Where readings differ in what they split, every split is made, so
+ *    no client sees a part we miss: two boundary values (two Content-Type
+ *    fields, or boundary= twice) are both delimiters; a delimiter after
+ *    the close delimiter reopens the multipart (Python and Thunderbird
+ *    see epilogue there).  Otherwise the first Content-Type (and
+ *    Content-Transfer-Encoding, -Disposition) wins, as in Python and
+ *    Thunderbird; later ones stay headers and give filename candidates.
  *  - "Name :" is a header field (RFC 5322 obsolete syntax; Thunderbird,
  *    GMime and Outlook read it so, Python ends the header block there).
  *  - A line that is no header field ends the header block and starts the
@@ -30,14 +34,19 @@
  *    (Python), decoded with its transfer encoding.
  *  - A transfer encoding on a multipart is ignored for the structure
  *    (clients do), but flagged: it only serves to hide things.
- *  - message/rfc822 and every other message/ type but delivery-status
- *    (Python's rule) hold one embedded message; if base64 or QP encoded
- *    (forbidden by RFC 2046) the part is a decoded leaf instead and
- *    MIME_D_ENCODED_MESSAGE asks the policy to refuse it.
+ *  - message/rfc822 and every other message/ type hold one embedded
+ *    message (Python's rule; delivery-status holds one part per header
+ *    block, as in Python).  A base64 or QP encoded one (forbidden by RFC
+ *    2046, decoded by clients) is decoded and the result parsed by a
+ *    nested parser fed from the decoder; its parts' offsets are into the
+ *    decoded content (mime_part.offset_base).
  *  - A part that ends at the end of input inside a multipart whose
  *    delimiter never came loses its last line break, like one ended by a
  *    delimiter (Python does the same).
  *  - Bare CR is no line end (only LF is); CRLF and LF may mix.
+ *  - A line longer than max_header_line is never special; it is judged
+ *    the same whether it arrives whole or cut (the fuzz target checks
+ *    that every tree is independent of the chunking).
  *
  * Memory: the tree on the caller's arena; a line buffer, a header field
  * buffer (both bounded by max_header_line) and two SHA-256 contexts on
@@ -209,6 +218,7 @@ static const char *const defect_names[MIME_D_COUNT] = {
 	"limit_header_size",
 	"limit_boundary",
 	"bare_cr",
+	"part_after_close",
 };
 
 const char *
@@ -493,10 +503,14 @@ close_part(struct mime_parser *p, struct mime_part *q, uint64_t end)
 		q->body_end = q->epilogue_start = end;
 		pop_boundary(p, q);
 		break;
-	default:
+	case P_EPILOGUE:
+		pop_boundary(p, q);
 		/* a multipart turned leaf keeps the end of its content */
 		if (q->kind != MIME_PART_LEAF)
 			q->body_end = end;
+		break;
+	default:
+		q->body_end = end;
 		break;
 	}
 	q->state = P_DONE;
@@ -600,7 +614,8 @@ add_param_filenames(struct mime_parser *p, struct mime_part *part,
 			    strcmp(q->name, name) != 0)
 				continue;
 			add_filename(p, part, q->value, src, false);
-			add_filename(p, part, q->alt, src, true);
+			for (unsigned k = 0; k < MIME_PARAM_ALTS; k++)
+				add_filename(p, part, q->alt[k], src, true);
 		}
 }
 
@@ -836,6 +851,45 @@ enter_trunc(struct mime_parser *p)
 	p->scan = false;
 }
 
+static struct mime_parser *parser_create(struct pst_arena *arena,
+					 const struct mime_limits *lim,
+					 struct mime_parser *above,
+					 const struct mime_part *base);
+
+/* An encoded message: a parser for its decoded content, whose root will
+ * be the part's one child. */
+static void
+start_sub(struct mime_parser *p, struct mime_part *part)
+{
+	struct mime_parser *sub = parser_create(p->arena, &p->lim, p, part);
+
+	if (sub == NULL) {
+		oom(p);
+		return;
+	}
+	part->kind = MIME_PART_MESSAGE;
+	p->main.sub = sub;
+	p->uu_scan = false;
+	p->scan = p->nb > 0;
+}
+
+/* The encoded message ended: its parser's tree becomes the child. */
+static void
+sub_end(struct mime_parser *p, struct sink *s)
+{
+	struct mime_part *part = s->part, *root = NULL;
+	const char *error;
+
+	if (mime_parser_end(s->sub, &root, &error) < 0) {
+		p->error = error;
+	} else {
+		root->parent = part;
+		part->children = part->last_child = root;
+		p->root->defects |= root->defects & MIME_D_LIMITS;
+	}
+	mime_parser_free(&s->sub);
+}
+
 /* The header block of p->cur ended; its body starts at off. */
 static void
 end_headers(struct mime_parser *p, uint64_t off)
@@ -892,11 +946,18 @@ end_headers(struct mime_parser *p, uint64_t off)
 		}
 	}
 	if (message) {
-		if (!identity_encoding(part->encoding)) {
-			part->defects |= MIME_D_ENCODED_MESSAGE;
-		} else if (!can_create(p, part->depth + 1)) {
+		if (!can_create(p, part->depth + 1)) {
 			start_leaf(p, part);
 			enter_trunc(p);
+			return;
+		}
+		if (!identity_encoding(part->encoding)) {
+			/* Forbidden, but clients decode it: so do we, and
+			 * parse what comes out. */
+			part->defects |= MIME_D_ENCODED_MESSAGE;
+			start_leaf(p, part);
+			if (strcmp(part->type, "message/delivery-status") != 0)
+				start_sub(p, part);
 			return;
 		} else {
 			/* Python reads a delivery-status body as a series
@@ -1419,6 +1480,14 @@ delimiter(struct mime_parser *p, unsigned m, bool close, uint64_t cend,
 {
 	struct mime_part *mp = p->bstack[m].part, *child;
 
+	if (mp->state == P_EPILOGUE) {
+		/* A delimiter after the close: Python and Thunderbird see
+		 * epilogue, parsers that keep looking see a part, so we see
+		 * it too, and say so. */
+		mp->defects |= MIME_D_PART_AFTER_CLOSE;
+		if (close)
+			return;
+	}
 	while (p->cur != mp && p->cur != NULL) {
 		struct mime_part *q = p->cur;
 
@@ -1441,7 +1510,10 @@ delimiter(struct mime_parser *p, unsigned m, bool close, uint64_t cend,
 	if (close) {
 		mp->state = P_EPILOGUE;
 		mp->epilogue_start = after;
-		pop_boundary(p, mp);
+		/* The boundary stays open in the epilogue (see above), but
+		 * not for a multipart read as one leaf. */
+		if (mp->kind == MIME_PART_LEAF)
+			pop_boundary(p, mp);
 		p->mode = M_BODY;
 		p->scan = p->nb > 0;
 		p->uu_scan = false;
@@ -1740,6 +1812,7 @@ parser_release(void *arg)
 {
 	struct mime_parser *p = arg;
 
+	mime_parser_free(&p->main.sub);
 	pst_buf_free(&p->line);
 	pst_buf_free(&p->field);
 	EVP_MD_CTX_free(p->main.md);
@@ -1747,8 +1820,9 @@ parser_release(void *arg)
 	p->main.md = p->uu.md = NULL;
 }
 
-struct mime_parser *
-mime_parser_new(struct pst_arena *arena, const struct mime_limits *limits)
+static struct mime_parser *
+parser_create(struct pst_arena *arena, const struct mime_limits *limits,
+	      struct mime_parser *above, const struct mime_part *base)
 {
 	struct mime_parser *p = pst_arena_zalloc(arena, sizeof(*p));
 
@@ -1763,6 +1837,10 @@ mime_parser_new(struct pst_arena *arena, const struct mime_limits *limits)
 		p->lim.max_header_line = 80;
 	if (p->lim.max_boundary < 1)
 		p->lim.max_boundary = 1;
+	p->count = above ? above->count : &p->nparts;
+	p->htotal = above ? above->htotal : &p->header_total;
+	p->depth_base = base ? base->depth + 1 : 0;
+	p->offset_base = base;
 	p->bcap = (p->lim.max_depth + 2) * BOUNDARY_ALTERNATIVES;
 	p->bstack = pst_arena_calloc(arena, p->bcap, sizeof(*p->bstack));
 	p->out = pst_arena_alloc(arena, OUT_SLICE + 8);
@@ -1784,6 +1862,12 @@ mime_parser_new(struct pst_arena *arena, const struct mime_limits *limits)
 	p->cur = p->root;
 	begin_block(p);
 	return p;
+}
+
+struct mime_parser *
+mime_parser_new(struct pst_arena *arena, const struct mime_limits *limits)
+{
+	return parser_create(arena, limits, NULL, NULL);
 }
 
 void
@@ -1935,18 +2019,87 @@ mime_part_header(const struct mime_part *p, const struct mime_header *prev,
 
 /* ---- reading content ---- */
 
-void
-mime_reader_init(struct mime_reader *r, const struct mime_part *part,
-		 mime_pread_fn *pread, void *ctx)
+#define READER_BUF 4096
+
+struct mime_reader {
+	mime_pread_fn *pread;
+	void *ctx;
+	/* a part parsed from an encoded message reads that message's
+	 * decoded content through base; base_pos is where base stands */
+	struct mime_reader *base;
+	uint64_t base_pos;
+	uint64_t pos, end;
+	struct decoder dec;
+	bool decode, finished;
+	size_t out_pos, out_len;
+	unsigned char raw[READER_BUF];
+	unsigned char out[READER_BUF + 8];
+};
+
+/* pread over the decoded content of r->base, forward only: a reader
+ * asks for its range in order, after one skip to its start. */
+static ssize_t
+base_pread(void *ctx, void *buf, size_t len, uint64_t off)
 {
+	struct mime_reader *r = ctx;
+	unsigned char skip[512];
+	ssize_t got;
+
+	if (off < r->base_pos)
+		return -1;
+	while (r->base_pos < off) {
+		size_t n = off - r->base_pos < sizeof(skip)
+				   ? (size_t)(off - r->base_pos)
+				   : sizeof(skip);
+
+		got = mime_reader_read(r->base, skip, n);
+		if (got <= 0)
+			return -1;
+		r->base_pos += (uint64_t)got;
+	}
+	got = mime_reader_read(r->base, buf, len);
+	if (got > 0)
+		r->base_pos += (uint64_t)got;
+	return got;
+}
+
+struct mime_reader *
+mime_reader_open(const struct mime_part *part, mime_pread_fn *pread, void *ctx)
+{
+	struct mime_reader *r = malloc(sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
 	memset(r, 0, offsetof(struct mime_reader, raw));
-	r->pread = pread;
-	r->ctx = ctx;
+	if (part->offset_base != NULL) {
+		r->base = mime_reader_open(part->offset_base, pread, ctx);
+		if (r->base == NULL) {
+			free(r);
+			return NULL;
+		}
+		r->pread = base_pread;
+		r->ctx = r;
+	} else {
+		r->pread = pread;
+		r->ctx = ctx;
+	}
 	r->pos = part->body_start;
 	r->end = part->body_end;
-	r->decode = part->kind == MIME_PART_LEAF &&
+	/* leaves and encoded messages decode; a multipart is raw */
+	r->decode = part->kind != MIME_PART_MULTIPART &&
 		    !identity_encoding(part->encoding);
 	decoder_init(&r->dec, part->encoding);
+	return r;
+}
+
+void
+mime_reader_close(struct mime_reader **r_p)
+{
+	if (r_p == NULL || *r_p == NULL)
+		return;
+	mime_reader_close(&(*r_p)->base);
+	free(*r_p);
+	*r_p = NULL;
 }
 
 ssize_t
@@ -1979,9 +2132,8 @@ mime_reader_read(struct mime_reader *r, void *buf, size_t len)
 			}
 			continue;
 		}
-		want = r->end - r->pos < MIME_READER_BUF
-			       ? (size_t)(r->end - r->pos)
-			       : MIME_READER_BUF;
+		want = r->end - r->pos < READER_BUF ? (size_t)(r->end - r->pos)
+						    : READER_BUF;
 		if (!r->decode && want > len - total)
 			want = len - total;
 		got = r->pread(r->ctx, r->decode ? r->raw : o + total, want,

@@ -783,7 +783,23 @@ percent_decode(const char *s, size_t n, struct pst_buf *out,
 	return pst_buf_append(out, s + run, n - run);
 }
 
-/* Turn the bytes of a parameter into its UTF-8 value (and alt). */
+/* Keep another reading of p's value, unless it is no different. */
+static void
+add_alt(struct mime_param *p, struct pst_str alt)
+{
+	if (alt.p == NULL || pst_str_eq(alt, p->value))
+		return;
+	for (unsigned k = 0; k < MIME_PARAM_ALTS; k++) {
+		if (p->alt[k].p == NULL) {
+			p->alt[k] = alt;
+			return;
+		}
+		if (pst_str_eq(p->alt[k], alt))
+			return;
+	}
+}
+
+/* Turn the bytes of a parameter into its UTF-8 value (or an alt). */
 static int
 finish_value(struct pst_arena *arena, const char *charset, bool extended,
 	     const char *bytes, size_t len, struct pst_str *value_r,
@@ -892,6 +908,7 @@ build_continued(struct pst_arena *arena, struct raw_param *raw, unsigned nraw,
 {
 	struct raw_param **sec;
 	struct pst_buf bytes;
+	struct pst_str joined = PST_STR_NULL, last = PST_STR_NULL;
 	unsigned n = 0, take = 0;
 	const char *cs, *lang;
 	bool ext;
@@ -921,12 +938,13 @@ build_continued(struct pst_arena *arena, struct raw_param *raw, unsigned nraw,
 	p->flags |= MIME_PARAM_CONTINUED;
 	pst_buf_init(&bytes, 0);
 	if (take < n) {
-		/* The reading of parsers that join every section (Python)
-		 * is the alternative.  sec[] was partly overwritten: sort
-		 * the full set again. */
+		/* The readings of parsers that join every section (Python)
+		 * and of those that keep the last of a duplicate are the
+		 * alternatives.  sec[] was partly overwritten: sort the full
+		 * set again. */
 		struct raw_param **all =
 			pst_arena_calloc(arena, n, sizeof(*all));
-		unsigned m = 0;
+		unsigned m = 0, nl = 0;
 
 		if (all == NULL)
 			goto out;
@@ -938,14 +956,32 @@ build_continued(struct pst_arena *arena, struct raw_param *raw, unsigned nraw,
 		if (join_sections(arena, all, m, &bytes, &cs, &lang, &ext,
 				  defects_r) < 0 ||
 		    finish_value(arena, cs, ext, pst_buf_view(&bytes).p,
-				 bytes.len, &p->alt, NULL, tmp, defects_r) < 0)
+				 bytes.len, &joined, NULL, tmp, defects_r) < 0)
+			goto out;
+		pst_buf_reset(&bytes);
+		/* last of each number 0, 1, 2... (reuses all[] in place) */
+		for (unsigned k = 0; k < m; k++) {
+			if (all[k]->section < 0)
+				continue;
+			if (nl > 0 && all[k]->section == (long)nl - 1)
+				all[nl - 1] = all[k];
+			else if (all[k]->section == (long)nl)
+				all[nl++] = all[k];
+			else
+				break;
+		}
+		if (nl > 0 &&
+		    (join_sections(arena, all, nl, &bytes, &cs, &lang, &ext,
+				   defects_r) < 0 ||
+		     finish_value(arena, cs, ext, pst_buf_view(&bytes).p,
+				  bytes.len, &last, NULL, tmp, defects_r) < 0))
 			goto out;
 		pst_buf_reset(&bytes);
 		if (take == 0) {
 			/* No section 0: nothing by Mozilla's rules; the
 			 * joined reading is all there is. */
-			p->value = p->alt;
-			p->alt = PST_STR_NULL;
+			p->value = joined;
+			add_alt(p, last);
 			rc = 0;
 			goto out;
 		}
@@ -961,6 +997,10 @@ build_continued(struct pst_arena *arena, struct raw_param *raw, unsigned nraw,
 	p->language = lang;
 	rc = finish_value(arena, cs, ext, pst_buf_view(&bytes).p, bytes.len,
 			  &p->value, &p->flags, tmp, defects_r);
+	if (rc == 0) {
+		add_alt(p, joined);
+		add_alt(p, last);
+	}
 out:
 	pst_buf_free(&bytes);
 	return rc;
@@ -995,10 +1035,14 @@ build_single(struct pst_arena *arena, struct raw_param *rp,
 	if (finish_value(arena, NULL, false, rp->value.p, rp->value.len,
 			 &p->value, &p->flags, tmp, defects_r) < 0)
 		return -1;
-	if (rp->alt.p != NULL &&
-	    finish_value(arena, NULL, false, rp->alt.p, rp->alt.len, &p->alt,
-			 NULL, tmp, defects_r) < 0)
-		return -1;
+	if (rp->alt.p != NULL) {
+		struct pst_str alt;
+
+		if (finish_value(arena, NULL, false, rp->alt.p, rp->alt.len,
+				 &alt, NULL, tmp, defects_r) < 0)
+			return -1;
+		add_alt(p, alt);
+	}
 	return 0;
 }
 
@@ -1094,11 +1138,10 @@ mime_header_parse_params(struct pst_arena *arena, struct pst_str in,
 		else
 			rc = build_continued(arena, raw, nraw, k, p, &tmp,
 					     defects_r);
-		if (rc == 0 && p->alt.p == NULL &&
-		    memchr(p->value.p, '\0', p->value.len) != NULL) {
+		if (rc == 0 && memchr(p->value.p, '\0', p->value.len) != NULL) {
 			/* What C code that stops at the NUL sees. */
-			p->alt = (struct pst_str){ p->value.p,
-						   strlen(p->value.p) };
+			add_alt(p, (struct pst_str){ p->value.p,
+						     strlen(p->value.p) });
 		}
 		*tail = p;
 		tail = &p->next;

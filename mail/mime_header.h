@@ -149,17 +149,20 @@ enum mime_param_flag {
 	MIME_PARAM_NO_VALUE = 1u << 4,	   /* "name" without "=value" */
 };
 
+#define MIME_PARAM_ALTS 3
+
 struct mime_param {
 	struct mime_param *next; /* in order of appearance */
 	const char *name;	 /* lower case, without the RFC 2231 '*' and
 				  * section number */
 	struct pst_str value;	 /* UTF-8, unquoted, decoded */
-	/* Another reading of an ambiguous value, so rules can match both:
-	 * the first word of an unquoted value with spaces, a quoted value
+	/* Other readings of an ambiguous value, so rules can match all:
+	 * the first word of an unquoted value with blanks, a quoted value
 	 * with the junk after its closing quote, the text before a NUL,
-	 * every RFC 2231 section joined in spite of a gap.  {NULL, 0}
-	 * when the value is unambiguous. */
-	struct pst_str alt;
+	 * every RFC 2231 section joined in spite of a gap or duplicate
+	 * (Python), the last of duplicate sections (parsers that keep the
+	 * last).  Unused slots are {NULL, 0}; none equals value. */
+	struct pst_str alt[MIME_PARAM_ALTS];
 	const char *charset;  /* RFC 2231 charset as written, or NULL */
 	const char *language; /* RFC 2231 language, or NULL */
 	unsigned flags;	      /* enum mime_param_flag */

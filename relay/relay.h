@@ -181,10 +181,11 @@ int relay_submit(struct relay *relay, struct event_base *base,
 		 relay_done_fn *done, void *arg);
 
 /* Most recipients one client transaction may have on this route; 0 for
- * no limit of the route's own.  LMTP routes say 1: LMTP answers per
- * recipient after DATA, but the client gets one reply for the message,
- * so one recipient per transaction keeps that reply true for everyone
- * (the client sends the others in new transactions after 452 4.5.3). */
+ * no limit of the route's own.  Routes with an LMTP upstream (first or
+ * failover) say 1: LMTP answers per recipient after DATA, but the client
+ * gets one reply for the message, so one recipient per transaction keeps
+ * that reply true for everyone (the client sends the others in new
+ * transactions after 452 4.5.3). */
 unsigned relay_route_max_rcpt(const struct relay_route *route);
 
 /* Does this route verify recipients with its upstream at RCPT time? */

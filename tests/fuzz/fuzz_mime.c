@@ -82,19 +82,21 @@ read_back(const struct mime_part *q, struct input *in)
 {
 	unsigned char buf[61], md[32];
 	unsigned mdlen = 0;
-	struct mime_reader r;
+	struct mime_reader *r;
 	uint64_t total = 0;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	ssize_t got;
 
 	CHECK(ctx != NULL);
 	CHECK(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1);
-	mime_reader_init(&r, q, input_pread, in);
-	while ((got = mime_reader_read(&r, buf, sizeof(buf))) > 0) {
+	r = mime_reader_open(q, input_pread, in);
+	CHECK(r != NULL);
+	while ((got = mime_reader_read(r, buf, sizeof(buf))) > 0) {
 		EVP_DigestUpdate(ctx, buf, (size_t)got);
 		total += (uint64_t)got;
 	}
 	CHECK(got == 0);
+	mime_reader_close(&r);
 	EVP_DigestFinal_ex(ctx, md, &mdlen);
 	EVP_MD_CTX_free(ctx);
 	CHECK(total == q->size);
@@ -110,10 +112,14 @@ check_tree(const struct mime_part *root, struct input *in)
 		CHECK(q->index == index++);
 		CHECK(q->header_start <= q->body_start);
 		CHECK(q->body_start <= q->body_end);
-		CHECK(q->body_end <= in->len);
+		/* into the input, or an encoded message's content */
+		CHECK(q->body_end <=
+		      (q->offset_base ? q->offset_base->size : in->len));
 		CHECK(q->type != NULL && strchr(q->type, '/') != NULL);
-		if (q->parent != NULL) {
+		if (q->parent != NULL)
 			CHECK(q->depth == q->parent->depth + 1);
+		if (q->parent != NULL &&
+		    q->parent->offset_base == q->offset_base) {
 			CHECK(q->header_start >= q->parent->body_start);
 			CHECK(q->body_end <= q->parent->body_end ||
 			      q->parent->kind == MIME_PART_LEAF);

@@ -100,6 +100,8 @@ static const struct charset_case cases[] = {
 	C("cp949 0xA2E8", "ks_c_5601-1987", "\xa2\xe8\xb0\xa1Z",
 	  "\xe3\x89\xbe\xea\xb0\x80Z", 0),
 	C("cp949 invalid pair", "euc-kr", "\xa2\xe9z", FFFD FFFD "z", INV),
+	C("cp949 0xA2E8 then invalid", "euc-kr", "\xa2\xe8\xa2\xe9z",
+	  "\xe3\x89\xbe" FFFD FFFD "z", INV),
 	C("euc-jp", "EUC-JP", "\xc6\xfc\xcb\xdc", "\xe6\x97\xa5\xe6\x9c\xac",
 	  0),
 	C("big5", "big5", "\xa4\xa4\xa4\xe5", "\xe4\xb8\xad\xe6\x96\x87", 0),

@@ -213,9 +213,24 @@ static const struct mime_case cases[] = {
 	{ "message/rfc822 empty at the end of input",
 	  "Content-Type: message/rfc822\n\n",
 	  "0 message/rfc822 | 1 text/plain 0", 0 },
-	{ "base64 message/rfc822 is one decoded leaf",
+	{ "base64 message/rfc822 is decoded and parsed",
 	  "Content-Type: message/rfc822\n" B64 "\nU3ViamVjdDogeAoKeQo=\n",
-	  "0 message/rfc822 14", MIME_D_ENCODED_MESSAGE },
+	  "0 message/rfc822 | 1 text/plain 2", MIME_D_ENCODED_MESSAGE },
+	{ "base64 message in a multipart, with a base64 file inside",
+	  MP
+	  "--b\nContent-Type: message/rfc822\n" B64 "\n"
+	  "Q29udGVudC1UeXBlOiBtdWx0aXBhcnQvbWl4ZWQ7IGJvdW5kYXJ5PWMKCi0tYwpDb"
+	  "250ZW50LURp\nc3Bvc2l0aW9uOiBhdHRhY2htZW50OyBmaWxlbmFtZT13LmV4ZQpD"
+	  "b250ZW50LVRyYW5zZmVyLUVu\nY29kaW5nOiBiYXNlNjQKClRWcVFBQU1BCi0tYy0t"
+	  "Cg==\n--b\n\nafter\n--b--\n",
+	  "0 multipart/mixed | 1 message/rfc822 | 2 multipart/mixed | "
+	  "3 text/plain 6 \"w.exe\" | 1 text/plain 5",
+	  MIME_D_ENCODED_MESSAGE },
+	{ "a delimiter after the close reopens the multipart",
+	  MP "--b\n\n1\n--b--\n--b\nContent-Disposition: attachment; "
+	     "filename=epi.exe\n\nMZ\n--b--\nend\n",
+	  "0 multipart/mixed | 1 text/plain 1 | 1 text/plain 2 \"epi.exe\"",
+	  MIME_D_PART_AFTER_CLOSE },
 	{ "delivery-status: one part per header block",
 	  "Content-Type: message/delivery-status\n\nReporting-MTA: dns; a\n\n"
 	  "Final-Recipient: rfc822; b\nAction: failed\n\n",
@@ -414,7 +429,7 @@ check_tree(const struct mime_part *root, const char *in, size_t len)
 	unsigned index = 0;
 
 	for (const struct mime_part *q = root; q; q = mime_part_next(q)) {
-		struct mime_reader r;
+		struct mime_reader *r;
 		unsigned char buf[7], md[32];
 		unsigned mdlen = 0;
 		uint64_t total = 0;
@@ -424,9 +439,15 @@ check_tree(const struct mime_part *root, const char *in, size_t len)
 		assert_int_equal(q->index, index++);
 		assert_true(q->header_start <= q->body_start);
 		assert_true(q->body_start <= q->body_end);
-		assert_true(q->body_end <= len);
+		/* offsets into the input, or into an encoded message's
+		 * decoded content */
+		assert_true(q->body_end <=
+			    (q->offset_base ? q->offset_base->size : len));
 		if (q->parent != NULL) {
 			assert_int_equal(q->depth, q->parent->depth + 1);
+		}
+		if (q->parent != NULL &&
+		    q->parent->offset_base == q->offset_base) {
 			assert_true(q->header_start >= q->parent->body_start);
 			assert_true(q->body_end <= q->parent->body_end ||
 				    q->parent->kind == MIME_PART_LEAF);
@@ -436,12 +457,14 @@ check_tree(const struct mime_part *root, const char *in, size_t len)
 		ctx = EVP_MD_CTX_new();
 		assert_non_null(ctx);
 		assert_int_equal(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL), 1);
-		mime_reader_init(&r, q, input_pread, &input);
-		while ((got = mime_reader_read(&r, buf, sizeof(buf))) > 0) {
+		r = mime_reader_open(q, input_pread, &input);
+		assert_non_null(r);
+		while ((got = mime_reader_read(r, buf, sizeof(buf))) > 0) {
 			EVP_DigestUpdate(ctx, buf, (size_t)got);
 			total += (uint64_t)got;
 		}
 		assert_int_equal(got, 0);
+		mime_reader_close(&r);
 		EVP_DigestFinal_ex(ctx, md, &mdlen);
 		EVP_MD_CTX_free(ctx);
 		assert_int_equal(total, q->size);
@@ -698,12 +721,15 @@ test_reader_short(void **state)
 	struct pst_arena *arena = pst_arena_new(0);
 	struct mime_part *root = parse_whole(arena, in);
 	struct input cut = { in, sizeof(in) - 4 };
-	struct mime_reader r;
+	struct mime_reader *r;
 	char buf[16];
 
 	(void)state;
-	mime_reader_init(&r, root, input_pread, &cut);
-	assert_int_equal(mime_reader_read(&r, buf, sizeof(buf)), -1);
+	r = mime_reader_open(root, input_pread, &cut);
+	assert_non_null(r);
+	assert_int_equal(mime_reader_read(r, buf, sizeof(buf)), -1);
+	mime_reader_close(&r);
+	assert_null(r);
 	pst_arena_free(&arena);
 }
 

@@ -324,9 +324,9 @@ test_param(void **state)
 		assert_non_null(p);
 		assert_str_eq(p->value, c->want, c->want_len);
 		if (c->alt == NULL)
-			assert_null(p->alt.p);
+			assert_null(p->alt[0].p);
 		else
-			assert_str_eq(p->alt, c->alt, strlen(c->alt));
+			assert_str_eq(p->alt[0], c->alt, strlen(c->alt));
 		assert_int_equal(p->flags, c->flags);
 	}
 	assert_int_equal(defects, c->defects);
@@ -498,6 +498,35 @@ test_param_list(void **state)
 	pst_arena_free(&arena);
 }
 
+/* Duplicate RFC 2231 sections: first wins (Mozilla); every section
+ * joined (Python) and the last of each (others) are the alternatives. */
+static void
+test_section_readings(void **state)
+{
+	struct pst_arena *arena = pst_arena_new(0);
+	struct mime_ctype cd;
+	const struct mime_param *p;
+	uint64_t defects = 0;
+
+	(void)state;
+	assert_int_equal(
+		mime_header_parse_disposition(
+			arena,
+			pst_str_from_cstr("attachment; filename*0=evil; "
+					  "filename*1=.txt; "
+					  "filename*1=.exe"),
+			&cd, &defects),
+		0);
+	p = mime_param_get(cd.params, "filename");
+	assert_non_null(p);
+	assert_string_equal(p->value.p, "evil.txt");
+	assert_string_equal(p->alt[0].p, "evil.txt.exe");
+	assert_string_equal(p->alt[1].p, "evil.exe");
+	assert_null(p->alt[2].p);
+	assert_int_equal(defects, MIME_D_PARAM_RFC2231);
+	pst_arena_free(&arena);
+}
+
 static void
 test_name_valid(void **state)
 {
@@ -562,6 +591,7 @@ main(void)
 	static const struct CMUnitTest more[] = {
 		cmocka_unit_test(test_no_copy),
 		cmocka_unit_test(test_param_list),
+		cmocka_unit_test(test_section_readings),
 		cmocka_unit_test(test_name_valid),
 		cmocka_unit_test(test_many_params),
 		cmocka_unit_test(test_defect_maps),
