@@ -64,6 +64,9 @@
 
 #include "mime.h"
 
+/* Filename candidates compared when dropping duplicates. */
+#define DEDUP_FILENAMES 64
+
 /* Decoded output is produced in slices of this size. */
 #define OUT_SLICE (16 * 1024)
 
@@ -579,10 +582,15 @@ add_filename(struct mime_parser *p, struct mime_part *part, struct pst_str name,
 	     enum mime_filename_source src, bool alt)
 {
 	struct mime_filename *fn;
+	unsigned k = 0;
 
 	if (name.p == NULL)
 		return;
-	for (fn = part->filenames; fn != NULL; fn = fn->next)
+	/* Every name is kept (padding with decoys must not push one out);
+	 * duplicates are only looked for among the first ones, so that a
+	 * header of thousands of names costs linear time. */
+	for (fn = part->filenames; fn != NULL && k < DEDUP_FILENAMES;
+	     fn = fn->next, k++)
 		if (pst_str_eq(fn->name, name))
 			return;
 	fn = pst_arena_zalloc(p->arena, sizeof(*fn));
@@ -1515,6 +1523,7 @@ delimiter(struct mime_parser *p, unsigned m, bool close, uint64_t cend,
 		if (mp->kind == MIME_PART_LEAF)
 			pop_boundary(p, mp);
 		p->mode = M_BODY;
+		p->dsn = DSN_NONE;
 		p->scan = p->nb > 0;
 		p->uu_scan = false;
 		return;

@@ -208,8 +208,9 @@ const char *mime_defect_name(uint64_t bit);
 
 /* ---- reading decoded content ---- */
 
-/* Read up to len bytes of the stream at offset (pread(2) shape, the
- * spool's pst_spool_pread fits): bytes read, 0 at the end, -1 on error. */
+/* Read up to len bytes of the stream at offset (pread(2) shape; a
+ * two-line wrapper around pst_spool_pread fits): bytes read, 0 at the
+ * end, -1 on error. */
 typedef ssize_t mime_pread_fn(void *ctx, void *buf, size_t len,
 			      uint64_t offset);
 

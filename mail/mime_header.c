@@ -330,7 +330,8 @@ convert_charset(const char *charset, size_t charset_len, const char *in,
 	if (charset_to_utf8(name, in, len, out, &cdef) < 0)
 		return -1;
 	*defects_r |= mime_defects_from_charset(cdef);
-	if (memchr(out->data + start, '\0', out->len - start) != NULL)
+	if (out->len > start &&
+	    memchr(out->data + start, '\0', out->len - start) != NULL)
 		*defects_r |= MIME_D_HEADER_NUL;
 	return 0;
 }
@@ -539,6 +540,7 @@ struct raw_param {
 	struct pst_str value; /* unquoted bytes (arena) */
 	struct pst_str alt;   /* another reading, or {NULL, 0} */
 	unsigned order;
+	unsigned group, group_n; /* its sections in the sorted index */
 };
 
 /* Read a quoted-string at s[i] == '"' into buf; returns the index after
@@ -744,11 +746,55 @@ read_raw_params(struct pst_arena *arena, const char *s, size_t n,
 	return oom;
 }
 
-static bool
-same_attr(const struct raw_param *a, const struct raw_param *b)
+static int
+cmp_attr(const struct raw_param *a, const struct raw_param *b)
 {
-	return a->attr_len == b->attr_len &&
-	       memcmp(a->attr, b->attr, a->attr_len) == 0;
+	size_t n = a->attr_len < b->attr_len ? a->attr_len : b->attr_len;
+	int c = memcmp(a->attr, b->attr, n);
+
+	if (c != 0)
+		return c;
+	return a->attr_len < b->attr_len ? -1 : a->attr_len > b->attr_len;
+}
+
+/* By name, then order of appearance: the sections of one name are then
+ * side by side (grouping stays O(n log n) for hostile headers). */
+static int
+cmp_by_name(const void *a, const void *b)
+{
+	const struct raw_param *x = *(const struct raw_param *const *)a;
+	const struct raw_param *y = *(const struct raw_param *const *)b;
+	int c = cmp_attr(x, y);
+
+	if (c != 0)
+		return c;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* An index of the sectioned parameters, grouped by name. */
+static struct raw_param **
+group_sections(struct pst_arena *arena, struct raw_param *raw, unsigned nraw)
+{
+	struct raw_param **idx =
+		pst_arena_calloc(arena, nraw + 1, sizeof(*idx));
+	unsigned n = 0;
+
+	if (idx == NULL)
+		return NULL;
+	for (unsigned k = 0; k < nraw; k++)
+		if (raw[k].section != -1)
+			idx[n++] = &raw[k];
+	qsort(idx, n, sizeof(*idx), cmp_by_name);
+	for (unsigned k = 0, start = 0; k < n; k++) {
+		if (k + 1 < n && cmp_attr(idx[k], idx[k + 1]) == 0)
+			continue;
+		for (unsigned j = start; j <= k; j++) {
+			idx[j]->group = start;
+			idx[j]->group_n = k + 1 - start;
+		}
+		start = k + 1;
+	}
+	return idx;
 }
 
 /* Percent-decode (RFC 2231 extended value) onto out. */
@@ -900,29 +946,26 @@ join_sections(struct pst_arena *arena, struct raw_param **sec, unsigned n,
 	return 0;
 }
 
-/* Build the joined parameter for the sections named like raw[first]. */
+/* Build the joined parameter from the n sections grp[] of one name. */
 static int
-build_continued(struct pst_arena *arena, struct raw_param *raw, unsigned nraw,
-		unsigned first, struct mime_param *p, struct pst_buf *tmp,
-		uint64_t *defects_r)
+build_continued(struct pst_arena *arena, struct raw_param **grp, unsigned n,
+		struct mime_param *p, struct pst_buf *tmp, uint64_t *defects_r)
 {
 	struct raw_param **sec;
 	struct pst_buf bytes;
 	struct pst_str joined = PST_STR_NULL, last = PST_STR_NULL;
-	unsigned n = 0, take = 0;
+	unsigned take = 0;
 	const char *cs, *lang;
 	bool ext;
 	int rc = -1;
 
-	sec = pst_arena_calloc(arena, nraw - first, sizeof(*sec));
+	sec = pst_arena_calloc(arena, n, sizeof(*sec));
 	if (sec == NULL)
 		return -1;
-	for (unsigned k = first; k < nraw; k++)
-		if (raw[k].section != -1 && !raw[k].used &&
-		    same_attr(&raw[k], &raw[first])) {
-			raw[k].used = true;
-			sec[n++] = &raw[k];
-		}
+	for (unsigned k = 0; k < n; k++) {
+		grp[k]->used = true;
+		sec[k] = grp[k];
+	}
 	qsort(sec, n, sizeof(*sec), cmp_sections);
 	/* Mozilla: 0, 1, 2... up to the first gap; a duplicate section
 	 * or one with a leading zero is ignored. */
@@ -948,10 +991,8 @@ build_continued(struct pst_arena *arena, struct raw_param *raw, unsigned nraw,
 
 		if (all == NULL)
 			goto out;
-		for (unsigned k = first; k < nraw; k++)
-			if (raw[k].section != -1 &&
-			    same_attr(&raw[k], &raw[first]) && m < n)
-				all[m++] = &raw[k];
+		for (unsigned k = 0; k < n; k++)
+			all[m++] = grp[k];
 		qsort(all, m, sizeof(*all), cmp_sections);
 		if (join_sections(arena, all, m, &bytes, &cs, &lang, &ext,
 				  defects_r) < 0 ||
@@ -1111,14 +1152,15 @@ mime_header_parse_params(struct pst_arena *arena, struct pst_str in,
 			 uint64_t *defects_r)
 {
 	struct mime_param *head = NULL, **tail = &head;
-	struct raw_param *raw;
+	struct raw_param *raw, **idx;
 	struct pst_buf tmp;
 	unsigned nraw, n = 0;
 	int rc = 0;
 
 	*params_r = NULL;
 	*nparams_r = 0;
-	if (read_raw_params(arena, in.p, in.len, &raw, &nraw, defects_r) < 0)
+	if (read_raw_params(arena, in.p, in.len, &raw, &nraw, defects_r) < 0 ||
+	    (idx = group_sections(arena, raw, nraw)) == NULL)
 		return -1;
 	pst_buf_init(&tmp, 0);
 	for (unsigned k = 0; k < nraw && rc == 0; k++) {
@@ -1136,7 +1178,8 @@ mime_header_parse_params(struct pst_arena *arena, struct pst_str in,
 		if (raw[k].section == -1)
 			rc = build_single(arena, &raw[k], p, &tmp, defects_r);
 		else
-			rc = build_continued(arena, raw, nraw, k, p, &tmp,
+			rc = build_continued(arena, idx + raw[k].group,
+					     raw[k].group_n, p, &tmp,
 					     defects_r);
 		if (rc == 0 && memchr(p->value.p, '\0', p->value.len) != NULL) {
 			/* What C code that stops at the NUL sees. */

@@ -236,6 +236,15 @@ static const struct mime_case cases[] = {
 	  "Final-Recipient: rfc822; b\nAction: failed\n\n",
 	  "0 message/delivery-status | 1 text/plain 0 | 1 text/plain 0", 0 },
 
+	/* found by fuzz_mime: the end of a delivery-status part ends its
+	 * block reading; the epilogue makes no block */
+	{ "delivery-status closed, then an epilogue",
+	  "Content-Type: multipart/report; boundary=r\n\n--r\n"
+	  "Content-Type: message/delivery-status\n\nA: 1\n\n--r--\n"
+	  "epilogue\n\nmore\n",
+	  "0 multipart/report | 1 message/delivery-status | 2 text/plain 0",
+	  0 },
+
 	/* ---- uuencode ---- */
 	{ "uuencoded file in a text part", "Subject: x\n\nsee\n" UU "bye\n",
 	  "0 text/plain 36 | 1u application/octet-stream 3 \"x.exe\"",
@@ -659,6 +668,31 @@ test_filename_candidates(void **state)
 	pst_arena_free(&arena);
 }
 
+/* Padding with decoy names must not push a name out of the list. */
+static void
+test_many_candidates(void **state)
+{
+	struct pst_arena *arena = pst_arena_new(0);
+	static char in[16384];
+	const struct mime_filename *fn;
+	struct mime_part *root;
+	size_t n = 0;
+	bool seen = false;
+
+	(void)state;
+	n += (size_t)snprintf(in, sizeof(in), "Content-Type: application/x");
+	for (unsigned k = 0; k < 300; k++)
+		n += (size_t)snprintf(in + n, sizeof(in) - n,
+				      "; name=\"decoy-%u.txt\"", k);
+	snprintf(in + n, sizeof(in) - n, "; name=\"real.exe\"\n\nx");
+	root = parse_whole(arena, in);
+	assert_int_equal(root->nfilenames, 301);
+	for (fn = root->filenames; fn != NULL; fn = fn->next)
+		seen |= strcmp(fn->name.p, "real.exe") == 0;
+	assert_true(seen);
+	pst_arena_free(&arena);
+}
+
 static void
 test_defect_names(void **state)
 {
@@ -758,6 +792,7 @@ main(void)
 		cmocka_unit_test(test_part_fields),
 		cmocka_unit_test(test_preamble_epilogue),
 		cmocka_unit_test(test_filename_candidates),
+		cmocka_unit_test(test_many_candidates),
 		cmocka_unit_test(test_defect_names),
 		cmocka_unit_test(test_big_chunks),
 		cmocka_unit_test(test_reader_short),

@@ -119,6 +119,8 @@ static const struct decode_case decode_cases[] = {
 	{ "2047: RFC 2231 language in charset", S("=?utf-8*en?q?hi?="), S("hi"),
 	  0 },
 	{ "2047: empty encoded text", S("a =?utf-8?q?\?= b"), S("a  b"), 0 },
+	/* found by fuzz_mime: a word that converts to nothing */
+	{ "2047: only an empty word", S("=?iso-8859-1?q?\?="), S(""), 0 },
 	{ "2047: malformed, no end, left as is", S("=?utf-8?q?abc"),
 	  S("=?utf-8?q?abc"), EW },
 	{ "2047: malformed, '?' inside, left as is", S("=?utf-8?q?a?b?= x"),
@@ -277,6 +279,9 @@ static const struct param_case param_cases[] = {
 	{ "2231: no section 0, joined reading",
 	  "attachment; name*1=b; name*2=c", "name", S("bc"), NULL, C, R2231,
 	  1 },
+	/* found by fuzz_mime (clang UBSan: NULL + 0 on an empty buffer) */
+	{ "2231: empty extended value", "attachment; name*=iso-8859-1''",
+	  "name", S(""), NULL, X, 0, 1 },
 	{ "2231: bad percent escape kept", "attachment; name*=utf-8''a%ZZb",
 	  "name", S("a%ZZb"), NULL, X, R2231, 1 },
 	{ "2231: extended value without quotes", "attachment; name*=abc",
