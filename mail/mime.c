@@ -1612,11 +1612,18 @@ pending_line(struct mime_parser *p, const unsigned char *d, size_t pos,
 			prefix_window(p, (const unsigned char *)p->line.data,
 				      p->line.len);
 			flush_held(p);
+			p->line_pending = false;
+			p->bol = false;
+			if (p->line.data[p->line.len - 1] == '\r') {
+				/* Maybe the CR of a CRLF: held back as at the
+				 * end of a chunk (body_step settles it). */
+				p->line.len--;
+				p->held[0] = '\r';
+				p->nheld = 1;
+			}
 			content(p, (const unsigned char *)p->line.data,
 				p->line.len);
 			pst_buf_reset(&p->line);
-			p->line_pending = false;
-			p->bol = false;
 			return pos;
 		}
 		if (pst_buf_append(&p->line, d + pos, n) < 0) {

@@ -262,6 +262,11 @@ static const struct mime_case cases[] = {
 
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
+/* 78 characters */
+#define X78                                                                    \
+	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"                              \
+	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+
 static const struct limit_case limit_cases[] = {
 	{ { "limit: depth",
 	    MP "--b\nContent-Type: multipart/mixed; boundary=c\n\n--c\n"
@@ -322,6 +327,14 @@ static const struct limit_case limit_cases[] = {
 	    MP "--b\n\nx\n--b\001aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n--b--\n",
 	    "0 multipart/mixed | 1 text/plain 102", MIME_D_BOUNDARY_PREFIX },
+	  0,
+	  0,
+	  80,
+	  0,
+	  0 },
+	{ { "limit: over-long dash line ending in CRLF before a delimiter",
+	    MP "--b\n\n-" X78 "\r\n--b--\n",
+	    "0 multipart/mixed | 1 text/plain 79", 0 },
 	  0,
 	  0,
 	  80,
