@@ -201,11 +201,18 @@ smtpd_session_close(struct smtpd_session *s)
 	smtpd_session_free(s);
 }
 
-/* The relay answered for a session whose client has gone. */
-void
-smtpd_session_reap(struct smtpd_session *s)
+bool
+smtpd_relay_returned(struct smtpd_session *s)
 {
-	smtpd_session_free(s);
+	if (s->gone) {
+		/* The client left while the relay worked: finish the free
+		 * that smtpd_session_close() could not do. */
+		smtpd_txn_end(s);
+		smtpd_session_free(s);
+		return false;
+	}
+	s->state = SMTPD_CMD;
+	return true;
 }
 
 void

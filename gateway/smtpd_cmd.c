@@ -267,12 +267,8 @@ smtpd_rcpt_verified(void *arg, const struct relay_reply *reply)
 {
 	struct smtpd_session *s = arg;
 
-	if (s->gone) {
-		smtpd_txn_end(s);
-		smtpd_session_reap(s);
+	if (!smtpd_relay_returned(s))
 		return;
-	}
-	s->state = SMTPD_CMD;
 	if (reply->code >= 200 && reply->code < 300) {
 		smtpd_rcpt_commit(s);
 	} else {

@@ -171,12 +171,8 @@ smtpd_relay_done(void *arg, const struct relay_reply *reply)
 {
 	struct smtpd_session *s = arg;
 
-	if (s->gone) {
-		smtpd_txn_end(s);
-		smtpd_session_reap(s);
+	if (!smtpd_relay_returned(s))
 		return;
-	}
-	s->state = SMTPD_CMD;
 	smtpd_reply(s, reply->code, reply->enhanced, "%s", reply->text);
 	smtpd_txn_end(s);
 	if (s->state != SMTPD_CMD)

@@ -109,8 +109,9 @@ void smtpd_cmd_dispatch(struct smtpd_session *s, const char *line, size_t len);
 void smtpd_relay_msg(struct smtpd_session *s, struct relay_msg *msg,
 		     struct relay_client *client);
 
-/* smtpd.c */
-void smtpd_session_reap(struct smtpd_session *s);
+/* smtpd.c: a relay callback has come back to s.  false: the client had
+ * gone and s is freed now; true: s is back in SMTPD_CMD. */
+bool smtpd_relay_returned(struct smtpd_session *s);
 
 /* smtpd_data.c */
 int smtpd_data_begin(struct smtpd_session *s, bool bdat);
