@@ -89,6 +89,36 @@ settings_smtp_block(struct pst_arena *arena, const struct pst_conf_node *node,
 	return pst_conf_bind(arena, node, smtp_fields, &s->smtp, error_r);
 }
 
+static const char *const over_limit_choices[] = { "reject", "accept", NULL };
+
+#define MIME_FIELD(n, t, lo, hi)                                               \
+	{                                                                      \
+		.name = #n, .type = PST_CONF_T_##t, .min = (lo), .max = (hi),  \
+		.offset = offsetof(struct mime_settings, n)                    \
+	}
+
+static const struct pst_conf_field mime_fields[] = {
+	MIME_FIELD(max_depth, UINT, 1, 1000),
+	MIME_FIELD(max_parts, UINT, 1, 1000000),
+	MIME_FIELD(max_header_line, SIZE, 998, 16u << 20),
+	MIME_FIELD(max_header_size, SIZE, 1024, 64u << 20),
+	MIME_FIELD(max_boundary, UINT, 70, 4096),
+	{ .name = "over_limit",
+	  .type = PST_CONF_T_ENUM,
+	  .choices = over_limit_choices,
+	  .offset = offsetof(struct mime_settings, over_limit) },
+	{ .name = NULL },
+};
+
+static int
+settings_mime_block(struct pst_arena *arena, const struct pst_conf_node *node,
+		    void *obj, const char **error_r)
+{
+	struct postern_settings *s = obj;
+
+	return pst_conf_bind(arena, node, mime_fields, &s->mime, error_r);
+}
+
 static int
 settings_route_block(struct pst_arena *arena, const struct pst_conf_node *node,
 		     void *obj, const char **error_r)
@@ -117,6 +147,9 @@ static const struct pst_conf_field top_fields[] = {
 	  .type = PST_CONF_T_BLOCK,
 	  .required = true,
 	  .block = settings_smtp_block },
+	{ .name = "mime",
+	  .type = PST_CONF_T_BLOCK,
+	  .block = settings_mime_block },
 	{ .name = "route",
 	  .type = PST_CONF_T_BLOCK,
 	  .repeatable = true,
@@ -145,6 +178,13 @@ settings_defaults(struct postern_settings *s)
 	smtp->data_timeout = SECONDS(180);    /* RFC 5321 4.5.3.2.5 */
 	smtp->tls_timeout = SECONDS(60);
 	smtp->shutdown_timeout = SECONDS(30);
+	mime_limits_default(&s->mime.limits);
+	s->mime.max_depth = s->mime.limits.max_depth;
+	s->mime.max_parts = s->mime.limits.max_parts;
+	s->mime.max_header_line = s->mime.limits.max_header_line;
+	s->mime.max_header_size = s->mime.limits.max_header_size;
+	s->mime.max_boundary = s->mime.limits.max_boundary;
+	s->mime.over_limit = MIME_OVER_LIMIT_REJECT;
 }
 
 static void
@@ -192,6 +232,11 @@ settings_finish(struct postern_settings *s, const struct pst_conf_node *root,
 		s->hostname = pst_arena_strdup(arena, host);
 	}
 	s->relay.helo_name = s->hostname; /* what we EHLO upstreams with */
+	s->mime.limits.max_depth = (unsigned)s->mime.max_depth;
+	s->mime.limits.max_parts = (unsigned)s->mime.max_parts;
+	s->mime.limits.max_header_line = (size_t)s->mime.max_header_line;
+	s->mime.limits.max_header_size = (size_t)s->mime.max_header_size;
+	s->mime.limits.max_boundary = (size_t)s->mime.max_boundary;
 	if (!smtp_addr_domain_valid(pst_str_from_cstr(s->hostname), false)) {
 		*error_r = pst_conf_error(
 			arena, settings_find(root, NULL, "hostname"),

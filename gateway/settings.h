@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 
 #include "conf.h"
+#include "mime.h"
 #include "net.h"
 #include "relay.h"
 
@@ -54,6 +55,16 @@ struct smtpd_settings {
 	uint64_t shutdown_timeout;
 };
 
+enum mime_over_limit { MIME_OVER_LIMIT_REJECT, MIME_OVER_LIMIT_ACCEPT };
+
+/* `mime { ... }`: limits of the MIME parser every message goes through. */
+struct mime_settings {
+	struct mime_limits limits;
+	uint64_t max_depth, max_parts; /* bound as numbers, copied in */
+	uint64_t max_header_line, max_header_size, max_boundary;
+	int over_limit; /* enum mime_over_limit */
+};
+
 struct postern_settings {
 	struct pst_arena *arena;
 	const char *path;
@@ -62,6 +73,7 @@ struct postern_settings {
 	uint64_t threads; /* 0: one per core */
 	const char *spool_dir;
 	struct smtpd_settings smtp;
+	struct mime_settings mime;
 	struct relay_conf relay;
 };
 

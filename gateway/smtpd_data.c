@@ -68,12 +68,28 @@ smtpd_received(struct smtpd_session *s, struct pst_buf *out)
 	return rc;
 }
 
+/* Append to the spool and show the same bytes to the MIME parser. */
+static int
+smtpd_spool_append(struct smtpd_session *s, const char *data, size_t len)
+{
+	struct smtpd_txn *t = &s->txn;
+	const char *error = NULL;
+
+	if (pst_spool_write(s->spool, data, len, &error) < 0 ||
+	    (t->mime != NULL &&
+	     mime_parser_feed(t->mime, data, len, &error) < 0)) {
+		pst_log(PST_LOG_ERR, "smtpd", "%s: spool: %s", t->qid,
+			error ? error : "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 int
 smtpd_data_begin(struct smtpd_session *s, bool bdat)
 {
 	const struct postern_settings *st = smtpd_settings(s);
 	struct smtpd_txn *t = &s->txn;
-	const char *error = NULL;
 
 	if (s->spool == NULL) {
 		s->spool = pst_spool_new(st->smtp.spool_memory, st->spool_dir);
@@ -85,13 +101,10 @@ smtpd_data_begin(struct smtpd_session *s, bool bdat)
 	smtp_data_init(&t->decoder, bdat ? SMTP_DATA_RAW : SMTP_DATA_DOT,
 		       st->smtp.max_text_line);
 	pst_buf_reset(&s->content);
-	if (smtpd_received(s, &s->content) < 0 ||
-	    pst_spool_write(s->spool, s->content.data, s->content.len, &error) <
-		    0) {
-		pst_log(PST_LOG_ERR, "smtpd", "%s: spool: %s", t->qid,
-			error ? error : "out of memory");
+	t->mime = mime_parser_new(t->arena, &st->mime.limits);
+	if (t->mime == NULL || smtpd_received(s, &s->content) < 0 ||
+	    smtpd_spool_append(s, s->content.data, s->content.len) < 0)
 		return -1;
-	}
 	t->header_len = s->content.len;
 	pst_buf_reset(&s->content);
 	if (!bdat) {
@@ -117,18 +130,31 @@ smtpd_content_refused(const struct smtpd_session *s)
 static int
 smtpd_content_flush(struct smtpd_session *s)
 {
-	const char *error = NULL;
-
 	if (s->content.len == 0)
 		return 0;
-	if (pst_spool_write(s->spool, s->content.data, s->content.len, &error) <
-	    0) {
-		pst_log(PST_LOG_ERR, "smtpd", "%s: spool: %s", s->txn.qid,
-			error);
+	if (smtpd_spool_append(s, s->content.data, s->content.len) < 0)
 		return -1;
-	}
 	pst_buf_reset(&s->content);
 	return 0;
+}
+
+/* The part tree is incomplete (a parser limit): no filter could see the
+ * whole message, so it is refused unless the admin said otherwise. */
+static bool
+smtpd_mime_refused(struct smtpd_session *s, const char **why_r)
+{
+	const struct smtpd_txn *t = &s->txn;
+	uint64_t over;
+
+	if (t->mime_root == NULL)
+		return false;
+	over = mime_part_defects_all(t->mime_root) & MIME_D_LIMITS;
+	if (over == 0 ||
+	    smtpd_settings(s)->mime.over_limit == MIME_OVER_LIMIT_ACCEPT)
+		return false;
+	/* The lowest bit set names the limit. */
+	*why_r = mime_defect_name(over & (~over + 1));
+	return true;
 }
 
 /* Feed up to max bytes of input to the decoder.  Returns bytes consumed,
@@ -220,8 +246,20 @@ smtpd_message_end(struct smtpd_session *s)
 		return;
 	}
 	if (smtpd_content_flush(s) < 0 ||
-	    pst_spool_flush(s->spool, &error) < 0) {
+	    pst_spool_flush(s->spool, &error) < 0 ||
+	    mime_parser_end(t->mime, &t->mime_root, &error) < 0) {
 		smtpd_reply(s, 451, "4.3.0", "Error: cannot spool the message");
+		smtpd_txn_end(s);
+		return;
+	}
+	if (smtpd_mime_refused(s, &error)) {
+		pst_log(PST_LOG_INFO, "smtpd",
+			"%s: reject: END-OF-MESSAGE from unknown[%s]: 554 5.6.0 "
+			"Message refused: MIME structure over a limit (%s)",
+			t->qid, s->addr, error);
+		smtpd_reply(s, 554, "5.6.0",
+			    "Message refused: MIME structure over a limit (%s)",
+			    error);
 		smtpd_txn_end(s);
 		return;
 	}

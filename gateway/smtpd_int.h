@@ -14,6 +14,7 @@
 #include <event2/bufferevent.h>
 
 #include "buf.h"
+#include "mime.h"
 #include "net.h"
 #include "relay.h"
 #include "server.h"
@@ -58,6 +59,11 @@ struct smtpd_txn {
 	struct smtp_data decoder;
 	struct pst_spool *spool; /* owned by the session, reused */
 	uint64_t header_len;	 /* our Received: bytes in the spool */
+	/* Everything written to the spool also goes through the MIME
+	 * parser (on the transaction arena), so the part tree is ready at
+	 * the end of data, with offsets into the spool. */
+	struct mime_parser *mime;
+	struct mime_part *mime_root;
 };
 
 struct smtpd_session {
