@@ -52,14 +52,14 @@ enum mime_encoding {
 
 /* Defects found while decoding (struct decoder.defects). */
 enum decode_defect {
-	DECODE_D_B64_GARBAGE = 1u << 0,   /* bytes outside the alphabet */
-	DECODE_D_B64_PADDING = 1u << 1,   /* '=' misplaced, data after it */
+	DECODE_D_B64_GARBAGE = 1u << 0,	  /* bytes outside the alphabet */
+	DECODE_D_B64_PADDING = 1u << 1,	  /* '=' misplaced, data after it */
 	DECODE_D_B64_TRUNCATED = 1u << 2, /* a partial quartet at the end */
 	DECODE_D_QP_BAD_ESCAPE = 1u << 3, /* '=' not followed by 2 hex */
 	DECODE_D_QP_LONG_LINE = 1u << 4,  /* encoded line > 76 octets */
-	DECODE_D_QP_8BIT = 1u << 5,       /* raw byte >= 0x80 */
-	DECODE_D_UU_BAD_LINE = 1u << 6,   /* length char and data disagree */
-	DECODE_D_UU_NO_END = 1u << 7,     /* no "end" line */
+	DECODE_D_QP_8BIT = 1u << 5,	  /* raw byte >= 0x80 */
+	DECODE_D_UU_BAD_LINE = 1u << 6,	  /* length char and data disagree */
+	DECODE_D_UU_NO_END = 1u << 7,	  /* no "end" line */
 };
 
 /* Map a Content-Transfer-Encoding value (any case, surrounding spaces
