@@ -225,7 +225,12 @@ smtpd_reply(struct smtpd_session *s, unsigned code, const char *enhanced,
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	if (code >= 400 && code != 421)
+	/* 452 "too many recipients" is how a client learns to split a
+	 * transaction, not a client error; only a client that keeps
+	 * pushing far past it is (Postfix's smtpd_recipient_overshoot). */
+	if (code == 452 && s->overshoot < SMTPD_RCPT_OVERSHOOT)
+		s->overshoot++;
+	else if (code >= 400 && code != 421)
 		s->errors++;
 	pst_buf_reset(&s->line);
 	if (smtp_reply_append(&s->line, code, enhanced, text) == 0)

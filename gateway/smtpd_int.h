@@ -24,6 +24,8 @@
 
 #define SMTPD_HELO_MAX 255
 #define SMTPD_QID_LEN 12
+/* 452 replies per session before they count as errors. */
+#define SMTPD_RCPT_OVERSHOOT 1000
 
 enum smtpd_state {
 	SMTPD_CMD,	  /* reading commands */
@@ -81,6 +83,7 @@ struct smtpd_session {
 	bool draining;	    /* server shutting down: close after this txn */
 	bool gone;	    /* client went away while the relay works */
 	unsigned errors;
+	unsigned overshoot; /* 452 replies so far */
 	char helo[SMTPD_HELO_MAX + 1];
 	char tls_info[128];
 	struct smtpd_txn txn;

@@ -179,6 +179,19 @@ class RecipientLimitTest(PosterndTest):
         f, = d.messages()
         self.assertEqual(f.get_all("Delivered-To"), rcpts[:3])
 
+    def test_452_is_not_a_client_error(self):
+        # A big mailing splits itself on 452 4.5.3; those replies must
+        # not use up max_errors and cut the session.
+        d = self.posternd(smtp={"max_recipients": 2, "max_errors": 3})
+        c = self.raw(d)
+        c.hello()
+        self.assertReply(c.cmd("MAIL FROM:<sender@example.net>"), 250)
+        for i in range(20):
+            rep = c.cmd("RCPT TO:<r%d@example.org>" % i)
+            self.assertReply(rep, 250 if i < 2 else 452)
+        self.assertQueued(self.data(c, OK_BODY))
+        self.assertReply(c.cmd("NOOP"), 250)
+
 
 class ErrorLimitTest(PosterndTest):
     def test_too_many_errors(self):
