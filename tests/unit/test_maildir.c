@@ -40,6 +40,7 @@
 #include "relay.h"
 #include "spool.h"
 #include "workq.h"
+#include "route_conf.h"
 
 #define KIB 1024u
 #define MIB (1024u * 1024u)
@@ -697,41 +698,6 @@ test_prepare(void **state)
 }
 
 /* ---- route configuration ---- */
-
-struct top {
-	struct relay_conf relay;
-};
-
-static int
-top_route(struct pst_arena *arena, const struct pst_conf_node *node, void *obj,
-	  const char **error_r)
-{
-	struct top *t = obj;
-
-	return relay_conf_route(arena, node, &t->relay, error_r);
-}
-
-static const struct pst_conf_field top_fields[] = {
-	{ .name = "route",
-	  .type = PST_CONF_T_BLOCK,
-	  .repeatable = true,
-	  .block = top_route },
-	{ .name = NULL },
-};
-
-/* Parse and bind text; 0 or -1 with *error_r. */
-static int
-load_routes(struct pst_arena *arena, const char *text, struct top *top,
-	    const char **error_r)
-{
-	struct pst_conf_node *root = NULL;
-
-	memset(top, 0, sizeof(*top));
-	if (pst_conf_parse_string(arena, "t.conf", text, strlen(text), &root,
-				  error_r) != 0)
-		return -1;
-	return pst_conf_bind(arena, root, top_fields, top, error_r);
-}
 
 static const struct {
 	const char *name;
