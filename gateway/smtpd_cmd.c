@@ -134,7 +134,6 @@ smtpd_txn_begin(struct smtpd_session *s)
 		return -1;
 	s->has_txn = true;
 	smtpd_new_qid(t->qid);
-	clock_gettime(CLOCK_MONOTONIC, &t->started);
 	return 0;
 }
 

@@ -97,7 +97,6 @@ smtpd_data_begin(struct smtpd_session *s, bool bdat)
 			return -1;
 	}
 	t->in_data = true;
-	t->bdat = bdat;
 	smtp_data_init(&t->decoder, bdat ? SMTP_DATA_RAW : SMTP_DATA_DOT,
 		       st->smtp.max_text_line);
 	pst_buf_reset(&s->content);
@@ -105,7 +104,6 @@ smtpd_data_begin(struct smtpd_session *s, bool bdat)
 	if (t->mime == NULL || smtpd_received(s, &s->content) < 0 ||
 	    smtpd_spool_append(s, s->content.data, s->content.len) < 0)
 		return -1;
-	t->header_len = s->content.len;
 	pst_buf_reset(&s->content);
 	if (!bdat) {
 		s->state = SMTPD_DATA;

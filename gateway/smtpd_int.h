@@ -9,7 +9,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <time.h>
 
 #include <event2/bufferevent.h>
 
@@ -44,13 +43,11 @@ struct smtpd_txn {
 	struct relay_rcpt *rcpts;
 	size_t nrcpt, rcpt_cap;
 	const struct relay_route *route;
-	struct timespec started;
 	/* RCPT waiting for the upstream's verdict (verify_recipients) */
 	struct relay_rcpt pending;
 	const struct relay_route *pending_route;
 	/* message content */
 	bool in_data; /* DATA or the first BDAT seen */
-	bool bdat;    /* content came by BDAT */
 	bool failed;  /* BDAT chunk refused: the rest is discarded */
 	unsigned failed_code;
 	const char *failed_text;
@@ -60,7 +57,6 @@ struct smtpd_txn {
 	bool too_big;
 	struct smtp_data decoder;
 	struct pst_spool *spool; /* owned by the session, reused */
-	uint64_t header_len;	 /* our Received: bytes in the spool */
 	/* Everything written to the spool also goes through the MIME
 	 * parser (on the transaction arena), so the part tree is ready at
 	 * the end of data, with offsets into the spool. */
