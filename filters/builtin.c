@@ -1,0 +1,2 @@
+/* builtin.c - (being written) */
+int pst_filters_builtin_placeholder;

@@ -1,0 +1,2 @@
+/* chain.c - (being written) */
+int pst_filters_chain_placeholder;

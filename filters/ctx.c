@@ -1,0 +1,2 @@
+/* ctx.c - (being written) */
+int pst_filters_ctx_placeholder;

@@ -1,0 +1,2 @@
+/* edit.c - (being written) */
+int pst_filters_edit_placeholder;

@@ -1,0 +1,2 @@
+/* quarantine.c - (being written) */
+int pst_filters_quarantine_placeholder;

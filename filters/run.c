@@ -1,0 +1,2 @@
+/* run.c - (being written) */
+int pst_filters_run_placeholder;

@@ -1,0 +1,2 @@
+/* auth_results.c - (being written) */
+int pst_auth_results_placeholder;
