@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -76,6 +77,43 @@ user_ids(const struct postern_settings *st, uid_t *uid_r, gid_t *gid_r)
 
 	*uid_r = pw ? pw->pw_uid : (uid_t)-1;
 	*gid_r = pw ? pw->pw_gid : (gid_t)-1;
+}
+
+/* The quarantine store's top directory, made now (as root) and given to
+ * the user we run as; the store makes the folders below it. */
+static int
+prepare_quarantine(const struct postern_settings *st, uid_t uid, gid_t gid,
+		   const char **error_r)
+{
+	static char msg[600];
+	const char *dir = st->filters.quarantine_dir;
+	bool created;
+
+	if (st->filters.nentries == 0)
+		return 0; /* nothing can quarantine */
+	/* Parents as a package would make them: root's, 0755. */
+	snprintf(msg, sizeof(msg), "%s", dir);
+	for (char *p = msg + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (mkdir(msg, 0755) < 0 && errno != EEXIST)
+			break; /* reported below, on the leaf */
+		*p = '/';
+	}
+	created = mkdir(dir, 0700) == 0;
+
+	if (!created && errno != EEXIST) {
+		snprintf(msg, sizeof(msg), "quarantine dir '%s': %s", dir,
+			 strerror(errno));
+		*error_r = msg;
+		return -1;
+	}
+	if (created && uid != (uid_t)-1 && chown(dir, uid, gid) < 0) {
+		snprintf(msg, sizeof(msg), "quarantine dir '%s': chown: %s",
+			 dir, strerror(errno));
+		*error_r = msg;
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -172,15 +210,20 @@ serve(const struct postern_settings *st)
 	server.settings = st;
 	user_ids(st, &uid, &gid);
 	server.workq = pst_workq_new(RELAY_WORKERS);
+	/* Filters get threads of their own: a slow filter must not hold
+	 * up maildir deliveries, nor they the filters. */
+	server.filter_workq = pst_workq_new((unsigned)st->filters.threads);
 	server.limits = limits_new((unsigned)st->smtp.max_connections,
 				   (unsigned)st->smtp.max_connections_per_ip);
-	if (server.workq == NULL || server.limits == NULL) {
+	if (server.workq == NULL || server.filter_workq == NULL ||
+	    server.limits == NULL) {
 		error = "out of memory";
 		goto out;
 	}
 	server.relay = relay_new(st->arena, &st->relay, server.workq, &error);
 	if (server.relay == NULL ||
 	    relay_prepare(server.relay, uid, gid, &error) < 0 ||
+	    prepare_quarantine(st, uid, gid, &error) < 0 ||
 	    server_bind(&server, &error) < 0 ||
 	    (geteuid() == 0 && drop_privileges(st->user, &error) < 0) ||
 	    server_start(&server, &error) < 0)
@@ -198,6 +241,7 @@ out:
 	}
 	server_stop(&server);
 	pst_workq_free(&server.workq);
+	pst_workq_free(&server.filter_workq);
 	server_free(&server);
 	limits_free(&server.limits);
 	if (rc == 0)

@@ -307,6 +307,8 @@ server_free(struct server *server)
 			/* Pooled upstream connections live on this base. */
 			if (server->relay != NULL)
 				relay_base_free(server->relay, w->base);
+			/* Filter contexts still waiting for a stuck call. */
+			filter_base_free(server->settings->chain, w->base);
 			event_base_free(w->base);
 		}
 		free(w->listeners);

@@ -42,7 +42,8 @@ struct worker {
 struct server {
 	const struct postern_settings *settings;
 	struct relay *relay;
-	struct pst_workq *workq;
+	struct pst_workq *workq;	/* maildir deliveries, quarantine */
+	struct pst_workq *filter_workq; /* filter calls */
 	struct limits *limits;
 	struct worker *workers;
 	unsigned nworkers;

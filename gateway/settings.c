@@ -128,6 +128,59 @@ settings_route_block(struct pst_arena *arena, const struct pst_conf_node *node,
 	return relay_conf_route(arena, node, &s->relay, error_r);
 }
 
+static int
+settings_filter_block(struct pst_arena *arena, const struct pst_conf_node *node,
+		      void *obj, const char **error_r)
+{
+	struct postern_settings *s = obj;
+
+	return filter_conf_block(arena, node, &s->filters, error_r);
+}
+
+static const struct pst_conf_field filters_fields[] = {
+	{ .name = "threads",
+	  .type = PST_CONF_T_UINT,
+	  .min = 1,
+	  .max = 1024,
+	  .offset = offsetof(struct filter_conf, threads) },
+	{ .name = "authserv_id",
+	  .type = PST_CONF_T_STRING,
+	  .offset = offsetof(struct filter_conf, authserv_id) },
+	{ .name = "auth_results",
+	  .type = PST_CONF_T_BOOL,
+	  .offset = offsetof(struct filter_conf, auth_results) },
+	{ .name = NULL },
+};
+
+static int
+settings_filters_block(struct pst_arena *arena,
+		       const struct pst_conf_node *node, void *obj,
+		       const char **error_r)
+{
+	struct postern_settings *s = obj;
+
+	return pst_conf_bind(arena, node, filters_fields, &s->filters,
+			     error_r);
+}
+
+static const struct pst_conf_field quarantine_fields[] = {
+	{ .name = "dir",
+	  .type = PST_CONF_T_STRING,
+	  .offset = offsetof(struct postern_settings, filters.quarantine_dir) },
+	{ .name = "reply",
+	  .type = PST_CONF_T_STRING,
+	  .offset = offsetof(struct postern_settings, quarantine_reply) },
+	{ .name = NULL },
+};
+
+static int
+settings_quarantine_block(struct pst_arena *arena,
+			  const struct pst_conf_node *node, void *obj,
+			  const char **error_r)
+{
+	return pst_conf_bind(arena, node, quarantine_fields, obj, error_r);
+}
+
 static const struct pst_conf_field top_fields[] = {
 	{ .name = "hostname",
 	  .type = PST_CONF_T_STRING,
@@ -154,6 +207,16 @@ static const struct pst_conf_field top_fields[] = {
 	  .type = PST_CONF_T_BLOCK,
 	  .repeatable = true,
 	  .block = settings_route_block },
+	{ .name = "filter",
+	  .type = PST_CONF_T_BLOCK,
+	  .repeatable = true,
+	  .block = settings_filter_block },
+	{ .name = "filters",
+	  .type = PST_CONF_T_BLOCK,
+	  .block = settings_filters_block },
+	{ .name = "quarantine",
+	  .type = PST_CONF_T_BLOCK,
+	  .block = settings_quarantine_block },
 	{ .name = NULL },
 };
 
@@ -185,6 +248,7 @@ settings_defaults(struct postern_settings *s)
 	s->mime.max_header_size = s->mime.limits.max_header_size;
 	s->mime.max_boundary = s->mime.limits.max_boundary;
 	s->mime.over_limit = MIME_OVER_LIMIT_REJECT;
+	filter_conf_defaults(&s->filters);
 }
 
 static void
@@ -212,6 +276,42 @@ settings_find(const struct pst_conf_node *root, const char *block,
 		if (n->key && strcmp(n->key, key) == 0)
 			return n;
 	return where;
+}
+
+static void
+settings_chain_cleanup(void *chain)
+{
+	struct filter_chain *c = chain;
+
+	filter_chain_free(&c);
+}
+
+/* quarantine.reply "CODE ENHANCED text": a 2xx, 4xx or 5xx reply. */
+static int
+settings_quarantine_finish(struct postern_settings *s,
+			   const struct pst_conf_node *root,
+			   const char **error_r)
+{
+	struct filter_conf *f = &s->filters;
+	unsigned code, a, b, c;
+	int n = 0;
+
+	if (s->quarantine_reply == NULL)
+		return 0;
+	if (sscanf(s->quarantine_reply, "%3u %u.%u.%u %n", &code, &a, &b, &c,
+		   &n) != 4 ||
+	    n == 0 || code < 200 || code > 599 || code / 100 == 3 ||
+	    a != code / 100 || s->quarantine_reply[n] == '\0') {
+		*error_r = pst_conf_error(
+			s->arena, settings_find(root, "quarantine", "reply"),
+			"quarantine.reply '%s': want \"CODE X.Y.Z text\", "
+			"e.g. \"250 2.0.0 Ok: queued\"",
+			s->quarantine_reply);
+		return -1;
+	}
+	f->quarantine_code = code;
+	f->quarantine_text = s->quarantine_reply + 4;
+	return 0;
 }
 
 /* Checks across keys, and turning text into addresses, CIDRs and TLS. */
@@ -318,6 +418,18 @@ settings_finish(struct postern_settings *s, const struct pst_conf_node *root,
 		*error_r = pst_conf_error(
 			arena, settings_find(root, NULL, "spool_dir"),
 			"spool_dir '%s': %s", s->spool_dir, strerror(errno));
+		return -1;
+	}
+	if (settings_quarantine_finish(s, root, error_r) < 0)
+		return -1;
+	if (s->filters.authserv_id == NULL)
+		s->filters.authserv_id = s->hostname;
+	s->chain = filter_chain_new(arena, &s->filters, error_r);
+	if (s->chain == NULL)
+		return -1;
+	if (pst_arena_cleanup_add(arena, settings_chain_cleanup, s->chain) < 0) {
+		filter_chain_free(&s->chain);
+		*error_r = "out of memory";
 		return -1;
 	}
 	return 0;

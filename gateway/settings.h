@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 
 #include "conf.h"
+#include "filter.h"
 #include "mime.h"
 #include "net.h"
 #include "relay.h"
@@ -75,6 +76,12 @@ struct postern_settings {
 	struct smtpd_settings smtp;
 	struct mime_settings mime;
 	struct relay_conf relay;
+	/* `filter NAME {}` blocks, `filters {}` and `quarantine {}`; the
+	 * chain is loaded (filters' init run) by settings_load and freed
+	 * with the settings. */
+	struct filter_conf filters;
+	struct filter_chain *chain;
+	const char *quarantine_reply; /* "250 2.0.0 text" as written */
 };
 
 /* Load and check path.  0, or -1 with *error_r = "FILE:LINE: text" (valid

@@ -25,6 +25,7 @@
 
 #include "arena.h"
 #include "limits.h"
+#include "postern/filter.h"
 #include "log.h"
 #include "smtp_reply.h"
 #include "smtpd_int.h"
@@ -53,7 +54,7 @@ smtpd_set_timeout(struct smtpd_session *s, uint64_t ms)
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 }
 
-static void
+void
 smtpd_greet(struct smtpd_session *s)
 {
 	char line[300];
@@ -62,6 +63,25 @@ smtpd_greet(struct smtpd_session *s)
 	snprintf(line, sizeof(line), "220 %s ESMTP postern\r\n",
 		 smtpd_settings(s)->hostname);
 	bufferevent_write(s->bev, line, strlen(line));
+}
+
+/* The chain's word on the new connection: greet, or refuse and close
+ * (a refusal in place of the greeting, RFC 5321 3.1). */
+static void
+smtpd_connect_filtered(struct smtpd_session *s,
+		       const struct filter_outcome *out)
+{
+	if (out->verdict == PF_REJECT || out->verdict == PF_TEMPFAIL) {
+		bool temp = out->verdict == PF_TEMPFAIL;
+
+		smtpd_reject(s, "CONNECT", temp ? 421 : 554,
+			     temp ? "4.7.0" : "5.7.1", "%s %s",
+			     smtpd_settings(s)->hostname, out->text);
+		smtpd_close_after_reply(s);
+		return;
+	}
+	smtpd_filter_refused(s, "CONNECT", FILTER_CONNECT, out);
+	smtpd_greet(s);
 }
 
 void
@@ -109,7 +129,13 @@ smtpd_session_start(struct worker *worker, evutil_socket_t fd,
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	pst_log(PST_LOG_INFO, "smtpd", "connect from unknown[%s]", s->addr);
 	s->state = SMTPD_CMD;
-	smtpd_greet(s);
+	if (smtpd_filter_open(s) < 0) {
+		smtpd_reply(s, 421, "4.3.0", "%s Error: out of memory",
+			    smtpd_settings(s)->hostname);
+		smtpd_close_after_reply(s);
+		return;
+	}
+	smtpd_filter_run(s, FILTER_CONNECT, NULL, smtpd_connect_filtered);
 }
 
 static void
@@ -176,6 +202,7 @@ smtpd_session_free(struct smtpd_session *s)
 		s->next->prev = s->prev;
 	w->nsessions--;
 	limits_leave(w->server->limits, &s->peer.u.sa);
+	smtpd_filter_close(s);
 	pst_arena_free(&s->txn.arena);
 	pst_spool_free(&s->spool);
 	pst_buf_free(&s->line);
@@ -194,8 +221,8 @@ smtpd_session_close(struct smtpd_session *s)
 		bufferevent_free(s->bev);
 		s->bev = NULL;
 	}
-	if (s->state == SMTPD_RELAY_WAIT) {
-		s->gone = true;
+	if (s->state == SMTPD_WAIT) {
+		s->gone = true; /* freed when the relay or chain answers */
 		return;
 	}
 	smtpd_session_free(s);
@@ -252,6 +279,13 @@ smtpd_txn_end(struct smtpd_session *s)
 	struct smtpd_txn *t = &s->txn;
 	struct pst_arena *arena = t->arena;
 
+	if (s->fctx != NULL) {
+		/* The chain hands the spool back once it has the message. */
+		if (s->spool == NULL)
+			s->spool = filter_ctx_take_spool(s->fctx);
+		filter_ctx_txn_end(s->fctx);
+	}
+	pst_spool_free(&t->edited);
 	if (arena != NULL)
 		pst_arena_reset(arena);
 	if (s->spool != NULL)
@@ -412,6 +446,8 @@ smtpd_tls_done(struct smtpd_session *s)
 		"Anonymous TLS connection established from unknown[%s]: %s",
 		s->addr, s->tls_info);
 	s->tls = true;
+	if (s->fctx != NULL)
+		filter_ctx_set_tls(s->fctx, s->tls_info);
 	/* RFC 3207 section 4.2: forget everything learned before TLS. */
 	s->helo_seen = false;
 	s->esmtp = false;
@@ -466,7 +502,7 @@ smtpd_event_cb(struct bufferevent *bev, short what, void *arg)
 	else if (s->state != SMTPD_CLOSING)
 		pst_log(PST_LOG_INFO, "smtpd",
 			"lost connection%s from unknown[%s]", when, s->addr);
-	if (s->has_txn && s->state != SMTPD_RELAY_WAIT)
+	if (s->has_txn && s->state != SMTPD_WAIT)
 		smtpd_txn_end(s);
 	smtpd_session_close(s);
 }
@@ -529,7 +565,7 @@ smtpd_session_abort(struct smtpd_session *s)
 
 		(void)rc;
 	}
-	if (s->has_txn && s->state != SMTPD_RELAY_WAIT)
+	if (s->has_txn && s->state != SMTPD_WAIT)
 		smtpd_txn_end(s);
 	smtpd_session_close(s);
 }

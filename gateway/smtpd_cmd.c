@@ -48,13 +48,8 @@ smtpd_new_qid(char qid[SMTPD_QID_LEN + 1])
 	snprintf(qid, SMTPD_QID_LEN + 1, "%012llX", (unsigned long long)n);
 }
 
-/* Reply with an error and log it the way Postfix does, so the same grep
- * finds refused mail. */
-static void smtpd_reject(struct smtpd_session *s, const char *verb,
-			 unsigned code, const char *enhanced, const char *fmt,
-			 ...) __attribute__((format(printf, 5, 6)));
-
-static void
+/* Logged the way Postfix does, so the same grep finds refused mail. */
+void
 smtpd_reject(struct smtpd_session *s, const char *verb, unsigned code,
 	     const char *enhanced, const char *fmt, ...)
 {
@@ -102,17 +97,18 @@ smtpd_store_helo(struct smtpd_session *s, struct pst_str arg)
 	s->helo[n] = '\0';
 }
 
+/* The chain's word on HELO/EHLO: refuse it, or greet with our list. */
 static void
-smtpd_cmd_ehlo(struct smtpd_session *s, const struct smtp_cmd *cmd)
+smtpd_helo_filtered(struct smtpd_session *s, const struct filter_outcome *out)
 {
 	const struct postern_settings *st = smtpd_settings(s);
 	char text[512];
 
-	if (s->has_txn)
-		smtpd_txn_end(s); /* EHLO resets the transaction */
-	smtpd_store_helo(s, cmd->arg);
-	s->helo_seen = true;
-	s->esmtp = cmd->verb == SMTP_VERB_EHLO;
+	if (smtpd_filter_refused(s, s->esmtp ? "EHLO" : "HELO", FILTER_HELO,
+				 out)) {
+		s->helo_seen = false;
+		return;
+	}
 	if (!s->esmtp) {
 		smtpd_reply(s, 250, NULL, "%s", st->hostname);
 		return;
@@ -125,6 +121,21 @@ smtpd_cmd_ehlo(struct smtpd_session *s, const struct smtp_cmd *cmd)
 	smtpd_reply(s, 250, NULL, "%s", text);
 }
 
+static void
+smtpd_cmd_ehlo(struct smtpd_session *s, const struct smtp_cmd *cmd)
+{
+	if (s->has_txn)
+		smtpd_txn_end(s); /* EHLO resets the transaction */
+	smtpd_store_helo(s, cmd->arg);
+	s->helo_seen = true;
+	s->esmtp = cmd->verb == SMTP_VERB_EHLO;
+	if (filter_ctx_set_helo(s->fctx, s->helo) < 0) {
+		smtpd_reply(s, 451, "4.3.0", "Error: out of memory");
+		return;
+	}
+	smtpd_filter_run(s, FILTER_HELO, s->helo, smtpd_helo_filtered);
+}
+
 static int
 smtpd_txn_begin(struct smtpd_session *s)
 {
@@ -135,6 +146,16 @@ smtpd_txn_begin(struct smtpd_session *s)
 	s->has_txn = true;
 	smtpd_new_qid(t->qid);
 	return 0;
+}
+
+static void
+smtpd_mail_filtered(struct smtpd_session *s, const struct filter_outcome *out)
+{
+	if (smtpd_filter_refused(s, "MAIL", FILTER_MAIL, out)) {
+		smtpd_txn_end(s);
+		return;
+	}
+	smtpd_reply(s, 250, "2.1.0", "Ok");
 }
 
 static void
@@ -181,7 +202,12 @@ smtpd_cmd_mail(struct smtpd_session *s, const struct smtp_cmd *cmd)
 	}
 	pst_log(PST_LOG_INFO, "smtpd", "%s: client=unknown[%s], session=%s",
 		t->qid, s->addr, s->session_id);
-	smtpd_reply(s, 250, "2.1.0", "Ok");
+	if (filter_ctx_txn_begin(s->fctx, t->qid, t->from) < 0) {
+		smtpd_txn_end(s);
+		smtpd_reply(s, 451, "4.3.0", "Error: out of memory");
+		return;
+	}
+	smtpd_filter_run(s, FILTER_MAIL, NULL, smtpd_mail_filtered);
 }
 
 static bool
@@ -255,6 +281,14 @@ smtpd_rcpt_commit(struct smtpd_session *s)
 		t->rcpts = v;
 		t->rcpt_cap = cap;
 	}
+	if (filter_ctx_rcpt_accepted(
+		    s->fctx, &(struct filter_rcpt){ .addr = t->pending.addr,
+						    .orcpt = t->pending.orcpt,
+						    .notify = t->pending.notify }) <
+	    0) {
+		smtpd_reply(s, 451, "4.3.0", "Error: out of memory");
+		return;
+	}
 	t->rcpts[t->nrcpt++] = t->pending;
 	t->route = t->pending_route;
 	smtpd_reply(s, 250, "2.1.5", "Ok");
@@ -289,7 +323,7 @@ smtpd_rcpt_verify(struct smtpd_session *s)
 	struct relay_msg msg;
 
 	smtpd_relay_msg(s, &msg, &client);
-	s->state = SMTPD_RELAY_WAIT;
+	s->state = SMTPD_WAIT;
 	bufferevent_disable(s->bev, EV_READ);
 	if (relay_verify(s->worker->server->relay, s->worker->base,
 			 t->pending_route, &msg, &t->pending,
@@ -299,6 +333,20 @@ smtpd_rcpt_verify(struct smtpd_session *s)
 		smtpd_reply(s, 451, "4.4.1",
 			    "Error: cannot verify the recipient now");
 	}
+}
+
+/* The chain's word on the pending recipient, then the upstream's when
+ * the route verifies recipients. */
+static void
+smtpd_rcpt_filtered(struct smtpd_session *s, const struct filter_outcome *out)
+{
+	if (smtpd_filter_refused(s, "RCPT", FILTER_RCPT, out))
+		return;
+	if (relay_route_verifies(s->txn.pending_route)) {
+		smtpd_rcpt_verify(s);
+		return;
+	}
+	smtpd_rcpt_commit(s);
 }
 
 static void
@@ -381,11 +429,7 @@ smtpd_cmd_rcpt(struct smtpd_session *s, const struct smtp_cmd *cmd)
 					    cmd->rcpt.orcpt.len)
 			: NULL;
 	t->pending_route = route;
-	if (relay_route_verifies(route)) {
-		smtpd_rcpt_verify(s);
-		return;
-	}
-	smtpd_rcpt_commit(s);
+	smtpd_filter_run(s, FILTER_RCPT, text, smtpd_rcpt_filtered);
 }
 
 static void
@@ -445,6 +489,7 @@ smtpd_cmd_dispatch(struct smtpd_session *s, const char *line, size_t len)
 	code = smtp_cmd_parse(line, len, smtpd_extensions(s),
 			      s->has_txn && s->txn.mail.smtputf8, &cmd, &error);
 	s->verb_count[cmd.verb]++;
+	s->verb = cmd.verb;
 	if (code != 0) {
 		if (cmd.verb == SMTP_VERB_BDAT) {
 			/* The chunk size is unknown, so the client's next

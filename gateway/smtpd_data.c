@@ -100,7 +100,10 @@ smtpd_data_begin(struct smtpd_session *s, bool bdat)
 	smtp_data_init(&t->decoder, bdat ? SMTP_DATA_RAW : SMTP_DATA_DOT,
 		       st->smtp.max_text_line);
 	pst_buf_reset(&s->content);
-	t->mime = mime_parser_new(t->arena, &st->mime.limits);
+	/* The tree lives as long as the chain reads it, which may be
+	 * longer than the transaction if a filter overstays. */
+	t->mime = mime_parser_new(filter_ctx_txn_arena(s->fctx),
+				  &st->mime.limits);
 	if (t->mime == NULL || smtpd_received(s, &s->content) < 0 ||
 	    smtpd_spool_append(s, s->content.data, s->content.len) < 0)
 		return -1;
@@ -206,13 +209,120 @@ smtpd_relay_done(void *arg, const struct relay_reply *reply)
 	smtpd_process_input(s);
 }
 
-/* The whole message is in: refuse it, or hand it to the relay. */
+/* The recipients as the chain left them, for the relay. */
+static int
+smtpd_filtered_rcpts(struct smtpd_session *s)
+{
+	struct smtpd_txn *t = &s->txn;
+	size_t n = filter_ctx_rcpt_count(s->fctx);
+	struct relay_rcpt *v;
+
+	v = pst_arena_calloc(t->arena, n ? n : 1, sizeof(*v));
+	if (v == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct filter_rcpt *r = filter_ctx_rcpt(s->fctx, i);
+
+		v[i].addr = r->addr;
+		v[i].orcpt = r->orcpt;
+		v[i].notify = r->notify;
+	}
+	t->rcpts = v;
+	t->nrcpt = n;
+	t->rcpt_cap = n;
+	return 0;
+}
+
+/* The message as it leaves: the spool, or a copy with the filters'
+ * header edits (and Authentication-Results) applied. */
+static struct pst_spool *
+smtpd_outgoing(struct smtpd_session *s, const char **error_r)
+{
+	const struct postern_settings *st = smtpd_settings(s);
+	struct smtpd_txn *t = &s->txn;
+
+	if (!filter_ctx_has_edits(s->fctx))
+		return s->spool;
+	t->edited = pst_spool_new(st->smtp.spool_memory, st->spool_dir);
+	if (t->edited == NULL) {
+		*error_r = "out of memory";
+		return NULL;
+	}
+	if (filter_ctx_write_message(s->fctx, t->edited, error_r) < 0 ||
+	    pst_spool_flush(t->edited, error_r) < 0)
+		return NULL;
+	return t->edited;
+}
+
+/* The chain has seen the message: refuse, drop, quarantine, or relay. */
 static void
-smtpd_message_end(struct smtpd_session *s)
+smtpd_message_filtered(struct smtpd_session *s,
+		       const struct filter_outcome *out)
 {
 	struct smtpd_txn *t = &s->txn;
 	struct relay_msg msg;
 	struct relay_client client;
+	const char *error = NULL;
+
+	if (s->spool == NULL)
+		s->spool = filter_ctx_take_spool(s->fctx);
+	if (smtpd_filter_refused(s, "END-OF-MESSAGE", FILTER_MESSAGE, out)) {
+		smtpd_txn_end(s);
+		return;
+	}
+	if (s->spool == NULL || smtpd_filtered_rcpts(s) < 0) {
+		smtpd_reply(s, 451, "4.3.0", "Error: cannot queue the message");
+		smtpd_txn_end(s);
+		return;
+	}
+	if (t->discard || s->discard_all || t->nrcpt == 0) {
+		/* The client must not learn that the message was dropped. */
+		pst_log(PST_LOG_INFO, "smtpd", "%s: discarded: %s", t->qid,
+			t->nrcpt == 0 ? "no recipient left after filters"
+				      : "filter verdict");
+		smtpd_reply(s, 250, "2.0.0", "Ok: queued as %s", t->qid);
+		smtpd_txn_end(s);
+		return;
+	}
+	msg.spool = smtpd_outgoing(s, &error);
+	if (msg.spool == NULL) {
+		pst_log(PST_LOG_ERR, "smtpd", "%s: rewriting the message: %s",
+			t->qid, error);
+		smtpd_reply(s, 451, "4.3.0", "Error: cannot queue the message");
+		smtpd_txn_end(s);
+		return;
+	}
+	if (t->quarantine != NULL) { /* said at MAIL, RCPT or here */
+		smtpd_quarantine(s, msg.spool, t->quarantine, t->quarantine_by,
+				 t->quarantine_text);
+		return;
+	}
+	if (s->quarantine_all[0] != '\0') { /* said at connect or HELO */
+		smtpd_quarantine(s, msg.spool, s->quarantine_all,
+				 s->quarantine_all_by, NULL);
+		return;
+	}
+	smtpd_relay_msg(s, &msg, &client);
+	msg.spool = t->edited != NULL ? t->edited : s->spool;
+	pst_log(PST_LOG_INFO, "smtpd", "%s: from=<%s>, size=%llu, nrcpt=%zu",
+		t->qid, t->from, (unsigned long long)pst_spool_size(msg.spool),
+		t->nrcpt);
+	s->state = SMTPD_WAIT;
+	bufferevent_disable(s->bev, EV_READ);
+	if (relay_submit(s->worker->server->relay, s->worker->base, t->route,
+			 &msg, smtpd_relay_done, s) < 0) {
+		s->state = SMTPD_CMD;
+		bufferevent_enable(s->bev, EV_READ);
+		smtpd_reply(s, 451, "4.3.0", "Error: cannot queue the message");
+		smtpd_txn_end(s);
+	}
+}
+
+/* The whole message is in: refuse it, or hand it to the chain. */
+static void
+smtpd_message_end(struct smtpd_session *s)
+{
+	struct smtpd_txn *t = &s->txn;
 	const char *error = NULL;
 
 	s->state = SMTPD_CMD;
@@ -261,20 +371,13 @@ smtpd_message_end(struct smtpd_session *s)
 		smtpd_txn_end(s);
 		return;
 	}
-	smtpd_relay_msg(s, &msg, &client);
-	msg.spool = s->spool;
-	pst_log(PST_LOG_INFO, "smtpd", "%s: from=<%s>, size=%llu, nrcpt=%zu",
-		t->qid, t->from, (unsigned long long)pst_spool_size(s->spool),
-		t->nrcpt);
-	s->state = SMTPD_RELAY_WAIT;
-	bufferevent_disable(s->bev, EV_READ);
-	if (relay_submit(s->worker->server->relay, s->worker->base, t->route,
-			 &msg, smtpd_relay_done, s) < 0) {
-		s->state = SMTPD_CMD;
-		bufferevent_enable(s->bev, EV_READ);
-		smtpd_reply(s, 451, "4.3.0", "Error: cannot queue the message");
+	if (filter_ctx_set_message(s->fctx, s->spool, t->mime_root) < 0) {
+		smtpd_reply(s, 451, "4.3.0", "Error: out of memory");
 		smtpd_txn_end(s);
+		return;
 	}
+	s->spool = NULL; /* the chain holds it while filters read it */
+	smtpd_filter_run(s, FILTER_MESSAGE, NULL, smtpd_message_filtered);
 }
 
 static void

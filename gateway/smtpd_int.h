@@ -13,6 +13,7 @@
 #include <event2/bufferevent.h>
 
 #include "buf.h"
+#include "filter.h"
 #include "mime.h"
 #include "net.h"
 #include "relay.h"
@@ -30,7 +31,8 @@ enum smtpd_state {
 	SMTPD_CMD,	  /* reading commands */
 	SMTPD_DATA,	  /* reading DATA content */
 	SMTPD_BDAT,	  /* reading a BDAT chunk */
-	SMTPD_RELAY_WAIT, /* message handed to the relay; not reading */
+	SMTPD_WAIT,	  /* the relay or the filter chain has the turn;
+			   * not reading */
 	SMTPD_TLS,	  /* STARTTLS handshake in progress */
 	SMTPD_CLOSING,	  /* flushing the last reply, then close */
 };
@@ -62,6 +64,12 @@ struct smtpd_txn {
 	 * the end of data, with offsets into the spool. */
 	struct mime_parser *mime;
 	struct mime_part *mime_root;
+	/* what the filter chain decided before the end of data */
+	bool discard;
+	const char *quarantine; /* reason, or NULL */
+	const char *quarantine_by, *quarantine_text; /* filter, verdict */
+	/* the message as it leaves, when filters edited it */
+	struct pst_spool *edited;
 };
 
 struct smtpd_session {
@@ -89,6 +97,14 @@ struct smtpd_session {
 	struct pst_spool *spool;
 	unsigned verb_count[SMTP_VERB__COUNT];
 	unsigned verb_ok[SMTP_VERB__COUNT];
+	enum smtp_verb verb; /* of the command being answered */
+	/* the filter chain's view of this session (smtpd_filter.c) */
+	struct filter_ctx *fctx;
+	void (*filter_next)(struct smtpd_session *s,
+			    const struct filter_outcome *out);
+	bool discard_all;	       /* DISCARD at connect/helo */
+	char quarantine_all[65];    /* QUARANTINE at connect/helo: reason */
+	char quarantine_all_by[64]; /* and the filter that said so */
 };
 
 static inline const struct postern_settings *
@@ -108,6 +124,11 @@ void smtpd_txn_end(struct smtpd_session *s);
 
 /* smtpd_cmd.c */
 void smtpd_cmd_dispatch(struct smtpd_session *s, const char *line, size_t len);
+/* Reply with an error and log it the way Postfix does. */
+void smtpd_reject(struct smtpd_session *s, const char *verb, unsigned code,
+		  const char *enhanced, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+void smtpd_greet(struct smtpd_session *s);
 
 /* smtpd_cmd.c: the envelope as the relay wants it; client is filled too
  * and must outlive msg. */
@@ -117,6 +138,29 @@ void smtpd_relay_msg(struct smtpd_session *s, struct relay_msg *msg,
 /* smtpd.c: a relay callback has come back to s.  false: the client had
  * gone and s is freed now; true: s is back in SMTPD_CMD. */
 bool smtpd_relay_returned(struct smtpd_session *s);
+
+/* smtpd_filter.c: the session's side of the filter chain. */
+typedef void smtpd_filter_next_fn(struct smtpd_session *s,
+				  const struct filter_outcome *out);
+/* A ctx for the new session; -1 when out of memory. */
+int smtpd_filter_open(struct smtpd_session *s);
+void smtpd_filter_close(struct smtpd_session *s);
+/* Run stage (arg: HELO name, recipient, or NULL) and call next(s, out)
+ * with the outcome: at once, or later from the loop with the session in
+ * SMTPD_WAIT and reading paused meanwhile (reading resumes after next). */
+void smtpd_filter_run(struct smtpd_session *s, enum filter_stage stage,
+		      const char *arg, smtpd_filter_next_fn *next);
+/* Reply for a REJECT or TEMPFAIL outcome (logged as a reject of verb)
+ * and return true; note DISCARD and QUARANTINE for the end of data and
+ * return false; false for the rest. */
+bool smtpd_filter_refused(struct smtpd_session *s, const char *verb,
+			  enum filter_stage stage,
+			  const struct filter_outcome *out);
+
+/* smtpd_quarantine.c: store the message (spool, as it would have been
+ * relayed) under reason and answer the client once it is on disk. */
+void smtpd_quarantine(struct smtpd_session *s, struct pst_spool *spool,
+		      const char *reason, const char *filter, const char *text);
 
 /* smtpd_data.c */
 int smtpd_data_begin(struct smtpd_session *s, bool bdat);

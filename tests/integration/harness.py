@@ -516,6 +516,10 @@ class Posternd:
             lines.append("}")
         if self.extra:
             lines.append(self.extra)
+        if "quarantine {" not in self.extra:
+            # posternd makes it (as root) when a filter is configured
+            lines.append('quarantine { dir = "%s"; }'
+                         % os.path.join(self.dir, "quarantine"))
         return "\n".join(lines) + "\n"
 
     def write_config(self):
