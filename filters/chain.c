@@ -35,8 +35,10 @@ filter_conf_defaults(struct filter_conf *conf)
 	conf->threads = 16;
 	conf->auth_results = true;
 	conf->quarantine_dir = "/var/lib/postern/quarantine";
-	conf->quarantine_code = 250;
-	conf->quarantine_text = "2.0.0 Ok: queued as QID";
+	/* 0/NULL: the reply of a relayed message ("250 2.0.0 Ok: queued
+	 * as QID"), so the client cannot tell. */
+	conf->quarantine_code = 0;
+	conf->quarantine_text = NULL;
 }
 
 /* ---- the config block ---- */
@@ -616,6 +618,7 @@ filter_module_new(struct filter_chain *chain, const struct filter_conf_entry *e,
 		return NULL;
 	m->handle.host = &filter_host;
 	m->conf = e;
+	m->chain = chain;
 	m->arena = chain->arena;
 	m->index = index;
 	for (const struct pst_conf_node *c = e->node->child; c != NULL;

@@ -29,6 +29,7 @@
 
 struct event_base;
 struct pst_arena;
+struct pst_dns;
 struct pst_spool;
 struct pst_workq;
 
@@ -69,8 +70,15 @@ struct filter_conf {
 	const char *authserv_id;  /* Authentication-Results id [hostname] */
 	bool auth_results;	  /* write the header [true] */
 	const char *quarantine_dir;   /* [/var/lib/postern/quarantine] */
-	unsigned quarantine_code;     /* reply for quarantined mail [250] */
-	const char *quarantine_text;  /* ["2.0.0 Ok: queued as QID"] */
+	/* Set by the program before filter_chain_new, for the built-in
+	 * filters: the gateway's name and the shared resolver (NULL when
+	 * none could be made). */
+	const char *hostname;
+	struct pst_dns *dns;
+	unsigned quarantine_code;     /* reply for quarantined mail; 0: as
+				       * for relayed mail, "250 2.0.0 Ok:
+				       * queued as QID" */
+	const char *quarantine_text;  /* "2.0.0 text" [NULL] */
 };
 
 void filter_conf_defaults(struct filter_conf *conf);

@@ -59,6 +59,7 @@ struct pf_module {
 	const struct postern_filter *def;
 	unsigned def_size; /* def->size, capped to ours */
 	const struct filter_conf_entry *conf;
+	const struct filter_chain *chain; /* built-ins read chain->conf */
 	void *dlhandle; /* NULL for built-ins */
 	void *data;	/* pf_module_set_data */
 	struct pst_arena *arena;

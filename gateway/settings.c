@@ -181,6 +181,16 @@ settings_quarantine_block(struct pst_arena *arena,
 	return pst_conf_bind(arena, node, quarantine_fields, obj, error_r);
 }
 
+static int
+settings_dns_block(struct pst_arena *arena, const struct pst_conf_node *node,
+		   void *obj, const char **error_r)
+{
+	struct postern_settings *s = obj;
+
+	return pst_conf_bind(arena, node, pst_dns_conf_fields, &s->dns,
+			     error_r);
+}
+
 static const struct pst_conf_field top_fields[] = {
 	{ .name = "hostname",
 	  .type = PST_CONF_T_STRING,
@@ -217,6 +227,7 @@ static const struct pst_conf_field top_fields[] = {
 	{ .name = "quarantine",
 	  .type = PST_CONF_T_BLOCK,
 	  .block = settings_quarantine_block },
+	{ .name = "dns", .type = PST_CONF_T_BLOCK, .block = settings_dns_block },
 	{ .name = NULL },
 };
 
@@ -249,6 +260,7 @@ settings_defaults(struct postern_settings *s)
 	s->mime.max_boundary = s->mime.limits.max_boundary;
 	s->mime.over_limit = MIME_OVER_LIMIT_REJECT;
 	filter_conf_defaults(&s->filters);
+	pst_dns_config_init(&s->dns);
 }
 
 static void
@@ -284,6 +296,37 @@ settings_chain_cleanup(void *chain)
 	struct filter_chain *c = chain;
 
 	filter_chain_free(&c);
+}
+
+static void
+settings_dns_cleanup(void *dns)
+{
+	struct pst_dns *d = dns;
+
+	pst_dns_free(&d);
+}
+
+/* The shared resolver, before the filters' init may want it; freed after
+ * the chain (arena cleanups run newest first). */
+static int
+settings_dns_start(struct postern_settings *s,
+		   const struct pst_conf_node *root, const char **error_r)
+{
+	const char *err;
+
+	if (pst_dns_new(s->arena, &s->dns, &s->filters.dns, &err) < 0) {
+		*error_r = pst_conf_error(s->arena,
+					  settings_find(root, NULL, "dns"),
+					  "dns: %s", err);
+		return -1;
+	}
+	if (pst_arena_cleanup_add(s->arena, settings_dns_cleanup,
+				  s->filters.dns) < 0) {
+		pst_dns_free(&s->filters.dns);
+		*error_r = "out of memory";
+		return -1;
+	}
+	return 0;
 }
 
 /* quarantine.reply "CODE ENHANCED text": a 2xx, 4xx or 5xx reply. */
@@ -424,6 +467,10 @@ settings_finish(struct postern_settings *s, const struct pst_conf_node *root,
 		return -1;
 	if (s->filters.authserv_id == NULL)
 		s->filters.authserv_id = s->hostname;
+	s->filters.hostname = s->hostname;
+	if (s->filters.nentries > 0 &&
+	    settings_dns_start(s, root, error_r) < 0)
+		return -1;
 	s->chain = filter_chain_new(arena, &s->filters, error_r);
 	if (s->chain == NULL)
 		return -1;

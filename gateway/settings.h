@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 
 #include "conf.h"
+#include "dns.h"
 #include "filter.h"
 #include "mime.h"
 #include "net.h"
@@ -81,6 +82,9 @@ struct postern_settings {
 	 * with the settings. */
 	struct filter_conf filters;
 	struct filter_chain *chain;
+	/* `dns {}`: the resolver every filter shares, made when a filter is
+	 * configured (filters.dns) and freed with the settings. */
+	struct pst_dns_config dns;
 	const char *quarantine_reply; /* "250 2.0.0 text" as written */
 };
 
