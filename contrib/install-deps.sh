@@ -5,10 +5,12 @@
 set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
-libevent-dev libssl-dev libcmocka-dev
+libevent-dev libssl-dev libcmocka-dev libpcre2-dev libunbound-dev
+libopendkim-dev libopendmarc-dev libspf2-dev libmilter-dev publicsuffix
 clang clang-format libclang-rt-14-dev
 openssl ca-certificates python3 iproute2 util-linux procps
-postfix swaks dovecot-imapd dovecot-pop3d dovecot-lmtpd haproxy"
+postfix swaks dovecot-imapd dovecot-pop3d dovecot-lmtpd haproxy
+dnsmasq-base bind9-dnsutils opendkim opendkim-tools miltertest"
 
 missing=""
 for p in $PACKAGES; do

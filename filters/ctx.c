@@ -306,6 +306,7 @@ filter_ctx_new(const struct filter_chain *chain, struct event_base *base,
 	c->addr =
 		pst_arena_strdup(ctx->arena, client->addr ? client->addr : "");
 	c->port = client->port;
+	c->trusted = client->trusted;
 	c->name = pst_arena_strdup(ctx->arena,
 				   client->name ? client->name : "unknown");
 	c->auth_user = client->auth_user

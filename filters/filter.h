@@ -95,6 +95,9 @@ pst_conf_block_fn filter_conf_block;
 /* A built-in filter: the same struct a shared object exports. */
 struct postern_filter;
 void filter_builtin_register(const struct postern_filter *f);
+/* Register every filter compiled into postern (spf, dkim, dmarc, ...);
+ * call once at start-up, before loading a configuration. */
+void filter_builtins_register_all(void);
 
 struct filter_chain;
 
@@ -119,6 +122,8 @@ struct filter_client {
 	const char *tls;       /* NULL: plain text */
 	const char *auth_user; /* NULL */
 	const char *session_id;
+	bool trusted; /* in smtp.trusted_networks (or authenticated): mail
+		       * the built-in DKIM filter signs */
 };
 
 /* A filter's recipient as the relay will see it. */

@@ -494,6 +494,7 @@ settings_load(const char *path, struct postern_settings **settings_r,
 
 	if (arena == NULL)
 		goto fail;
+	filter_builtins_register_all(); /* once is enough; harmless again */
 	s = pst_arena_zalloc(arena, sizeof(*s));
 	if (s == NULL)
 		goto fail;

@@ -210,7 +210,7 @@ smtpd_cmd_mail(struct smtpd_session *s, const struct smtp_cmd *cmd)
 	smtpd_filter_run(s, FILTER_MAIL, NULL, smtpd_mail_filtered);
 }
 
-static bool
+bool
 smtpd_client_trusted(const struct smtpd_session *s)
 {
 	const struct smtpd_settings *smtp = &smtpd_settings(s)->smtp;

@@ -32,6 +32,7 @@ smtpd_filter_client(const struct smtpd_session *s, struct filter_client *c)
 	c->name = "unknown";
 	c->tls = s->tls ? s->tls_info : NULL;
 	c->session_id = s->session_id;
+	c->trusted = smtpd_client_trusted(s);
 }
 
 int

@@ -129,6 +129,8 @@ void smtpd_reject(struct smtpd_session *s, const char *verb, unsigned code,
 		  const char *enhanced, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 void smtpd_greet(struct smtpd_session *s);
+/* Is the client in smtp.trusted_networks? */
+bool smtpd_client_trusted(const struct smtpd_session *s);
 
 /* smtpd_cmd.c: the envelope as the relay wants it; client is filled too
  * and must outlive msg. */

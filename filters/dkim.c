@@ -1,0 +1,10 @@
+/* dkim.c - the built-in dkim filter (being written). */
+#include "config.h"
+
+#include "filter_int.h"
+
+const struct postern_filter filter_dkim_def = {
+	.abi = POSTERN_FILTER_ABI,
+	.size = sizeof(struct postern_filter),
+	.name = "dkim",
+};
