@@ -9,6 +9,7 @@
 extern const struct postern_filter filter_spf_def;
 extern const struct postern_filter filter_dkim_def;
 extern const struct postern_filter filter_dmarc_def;
+extern const struct postern_filter filter_rules_def;
 
 void
 filter_builtins_register_all(void)
@@ -16,4 +17,5 @@ filter_builtins_register_all(void)
 	filter_builtin_register(&filter_spf_def);
 	filter_builtin_register(&filter_dkim_def);
 	filter_builtin_register(&filter_dmarc_def);
+	filter_builtin_register(&filter_rules_def);
 }

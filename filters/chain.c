@@ -249,13 +249,22 @@ filter_module_has(const struct pf_module *m, enum filter_stage s)
 	default:
 		return false;
 	}
-	return off + sizeof(void *) <= m->def_size && set;
+	return off + sizeof(void *) <= m->def_size && set &&
+	       (m->stages_off & (1u << s)) == 0;
 }
 
 bool
-filter_module_blocking(const struct pf_module *m)
+filter_module_blocking(const struct pf_module *m, enum filter_stage s)
 {
-	return (m->def->flags & PF_FILTER_NONBLOCKING) == 0;
+	return (m->def->flags & PF_FILTER_NONBLOCKING) == 0 &&
+	       (m->stages_inline & (1u << s)) == 0;
+}
+
+void
+filter_module_set_stages(struct pf_module *m, unsigned off, unsigned on_loop)
+{
+	m->stages_off = off;
+	m->stages_inline = on_loop;
 }
 
 const char *

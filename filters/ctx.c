@@ -1409,3 +1409,11 @@ const struct pf_host filter_host = {
 	.quarantine = host_quarantine,
 	.log = host_log,
 };
+
+void
+filter_ctx_set_explain(struct filter_ctx *ctx, filter_explain_fn *fn,
+		       void *arg)
+{
+	ctx->explain = fn;
+	ctx->explain_arg = arg;
+}

@@ -206,6 +206,21 @@ int filter_ctx_run(struct filter_ctx *ctx, enum filter_stage stage,
 void filter_ctx_run_sync(struct filter_ctx *ctx, enum filter_stage stage,
 			 const char *arg, struct filter_outcome *out);
 
+/* `postern scan --explain`: after the rules of a stage ran, fn gets
+ * their outcome with a trace of every rule (rules/rules.h). */
+struct rules_outcome;
+typedef void filter_explain_fn(void *arg, enum filter_stage stage,
+			       const struct rules_outcome *out);
+void filter_ctx_set_explain(struct filter_ctx *ctx, filter_explain_fn *fn,
+			    void *arg);
+
+/* Compile the rule files again and swap the set of the rules filter
+ * (SIGHUP); sessions in flight keep theirs.  0, or -1 with the compiler's
+ * report in *report_r (on arena): the old set stays.  0 too when no
+ * rules are configured. */
+int filter_chain_reload_rules(const struct filter_chain *chain,
+			      struct pst_arena *arena, const char **report_r);
+
 /* ---- after FILTER_MESSAGE: what the chain made of the transaction ---- */
 
 /* The recipients after the filters' additions and deletions. */

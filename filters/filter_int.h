@@ -71,6 +71,10 @@ struct pf_module {
 	size_t noptions;
 	const char *error; /* first error, "FILE:LINE: filter NAME: ..." */
 	unsigned index;	   /* position in the chain */
+	/* Built-ins only, set in init (filter_module_set_stages): stages
+	 * not to call at all, and stages to call on the loop although the
+	 * filter is not NONBLOCKING.  Bits (1u << enum filter_stage). */
+	unsigned stages_off, stages_inline;
 	bool inited;	   /* init succeeded: fini is due */
 };
 
@@ -87,7 +91,10 @@ struct filter_chain {
 /* Has module m a callback for stage s (honours def_size)? */
 bool filter_module_has(const struct pf_module *m, enum filter_stage s);
 /* May m's callbacks block (no PF_FILTER_NONBLOCKING)? */
-bool filter_module_blocking(const struct pf_module *m);
+bool filter_module_blocking(const struct pf_module *m, enum filter_stage s);
+/* For built-ins, from init: see struct pf_module. */
+void filter_module_set_stages(struct pf_module *m, unsigned off,
+			      unsigned on_loop);
 /* "connect", "helo", ... */
 const char *filter_stage_name(enum filter_stage s);
 
@@ -233,6 +240,8 @@ struct filter_ctx {
 	bool orphaned; /* a call missed its deadline */
 	bool closing;  /* filter_ctx_close was called */
 	struct filter_outcome orphan_out;
+	filter_explain_fn *explain; /* postern scan --explain */
+	void *explain_arg;
 	char out_quarantine[FILTER_REASON_MAX + 1];
 };
 

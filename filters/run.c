@@ -420,7 +420,7 @@ filter_runner(struct filter_ctx *ctx, struct filter_job *job,
 		    (!cleanup && ctx->skip[i]))
 			continue;
 		if (mode == RUN_INLINE && ctx->workq != NULL &&
-		    filter_module_blocking(m))
+		    filter_module_blocking(m, req->stage))
 			return false;
 		if (mode == RUN_WORKER) {
 			if (atomic_load(&job->orphaned))

@@ -23,6 +23,8 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "arena.h"
+#include "filter.h"
 #include "limits.h"
 #include "log.h"
 #include "relay.h"
@@ -161,8 +163,29 @@ log_started(const struct server *server)
 		server->nworkers, where);
 }
 
+/* SIGHUP: compile the rule files again; new sessions get the new set,
+ * sessions in flight keep theirs, a set with errors changes nothing. */
 static void
-wait_for_shutdown(void)
+reload_rules(const struct postern_settings *st)
+{
+	struct pst_arena *arena = pst_arena_new(0);
+	const char *report = "";
+
+	if (arena == NULL)
+		return;
+	if (filter_chain_reload_rules(st->chain, arena, &report) < 0)
+		pst_log(PST_LOG_ERR, "smtpd",
+			"SIGHUP: rules refused, the old ones stay active: %s",
+			report);
+	else
+		pst_log(PST_LOG_NOTICE, "smtpd",
+			"SIGHUP: rules reloaded%s%s", report[0] ? ": " : "",
+			report);
+	pst_arena_free(&arena);
+}
+
+static void
+wait_for_shutdown(const struct postern_settings *st)
 {
 	sigset_t set;
 	int sig;
@@ -175,9 +198,7 @@ wait_for_shutdown(void)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			pst_log(PST_LOG_NOTICE, "smtpd",
-				"SIGHUP: configuration reload is not supported "
-				"yet; restart posternd to apply changes");
+			reload_rules(st);
 			continue;
 		}
 		pst_log(PST_LOG_INFO, "smtpd", "%s: stopping",
@@ -232,7 +253,7 @@ serve(const struct postern_settings *st)
 		pst_log(PST_LOG_NOTICE, "smtpd",
 			"not started as root: ignoring user '%s'", st->user);
 	log_started(&server);
-	wait_for_shutdown();
+	wait_for_shutdown(st);
 	rc = 0;
 out:
 	if (rc != 0) {

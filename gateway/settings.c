@@ -228,6 +228,9 @@ static const struct pst_conf_field top_fields[] = {
 	  .type = PST_CONF_T_BLOCK,
 	  .block = settings_quarantine_block },
 	{ .name = "dns", .type = PST_CONF_T_BLOCK, .block = settings_dns_block },
+	{ .name = "rules",
+	  .type = PST_CONF_T_STRINGS,
+	  .offset = offsetof(struct postern_settings, rules) },
 	{ .name = NULL },
 };
 
@@ -327,6 +330,52 @@ settings_dns_start(struct postern_settings *s,
 		return -1;
 	}
 	return 0;
+}
+
+/* `rules = [...]` is `filter rules { files = [...]; }` after every other
+ * filter: the rules read what the filters found.  The block is made of
+ * nodes that carry the file and line of the rules key. */
+static int
+settings_rules_filter(struct postern_settings *s,
+		      const struct pst_conf_node *root, const char **error_r)
+{
+	const struct pst_conf_node *key = settings_find(root, NULL, "rules");
+	struct pst_conf_node *block, *files, **tail;
+
+	if (s->rules.n == 0)
+		return 0;
+	block = pst_arena_zalloc(s->arena, sizeof(*block));
+	files = pst_arena_zalloc(s->arena, sizeof(*files));
+	if (block == NULL || files == NULL)
+		goto nomem;
+	*block = (struct pst_conf_node){ .kind = PST_CONF_BLOCK,
+					 .key = "filter",
+					 .label = "rules",
+					 .child = files,
+					 .file = key->file,
+					 .line = key->line };
+	*files = (struct pst_conf_node){ .kind = PST_CONF_LIST,
+					 .key = "files",
+					 .file = key->file,
+					 .line = key->line };
+	tail = &files->child;
+	for (size_t i = 0; i < s->rules.n; i++) {
+		struct pst_conf_node *v = pst_arena_zalloc(s->arena, sizeof(*v));
+
+		if (v == NULL)
+			goto nomem;
+		*v = (struct pst_conf_node){ .kind = PST_CONF_SCALAR,
+					     .value = s->rules.v[i],
+					     .quoted = true,
+					     .file = key->file,
+					     .line = key->line };
+		*tail = v;
+		tail = &v->next;
+	}
+	return filter_conf_block(s->arena, block, &s->filters, error_r);
+nomem:
+	*error_r = "out of memory";
+	return -1;
 }
 
 /* quarantine.reply "CODE ENHANCED text": a 2xx, 4xx or 5xx reply. */
@@ -468,6 +517,8 @@ settings_finish(struct postern_settings *s, const struct pst_conf_node *root,
 	if (s->filters.authserv_id == NULL)
 		s->filters.authserv_id = s->hostname;
 	s->filters.hostname = s->hostname;
+	if (settings_rules_filter(s, root, error_r) < 0)
+		return -1;
 	if (s->filters.nentries > 0 &&
 	    settings_dns_start(s, root, error_r) < 0)
 		return -1;

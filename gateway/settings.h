@@ -85,6 +85,8 @@ struct postern_settings {
 	/* `dns {}`: the resolver every filter shares, made when a filter is
 	 * configured (filters.dns) and freed with the settings. */
 	struct pst_dns_config dns;
+	/* top-level `rules = [...]`: the rules filter, last in the chain */
+	struct pst_conf_strings rules;
 	const char *quarantine_reply; /* "250 2.0.0 text" as written */
 };
 
