@@ -27,7 +27,10 @@ static const char usage_text[] =
 	"       [--json] FILE.eml   run the filter chain on a message\n"
 	"  quarantine [-c CONF] list [--json] | show [--raw] ID |\n"
 	"       release ID | delete ID\n"
-	"                           look into and act on the quarantine\n";
+	"                           look into and act on the quarantine\n"
+	"  rules check [-v] FILE...  compile rule files, report errors\n"
+	"  rules import-postfix [--header|--body] [--pcre|--regexp] FILE\n"
+	"                           convert Postfix header/body checks\n";
 
 int
 main(int argc, char **argv)
@@ -38,6 +41,8 @@ main(int argc, char **argv)
 		return postern_scan_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "quarantine") == 0)
 		return postern_quarantine_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "rules") == 0)
+		return postern_rules_main(argc - 1, argv + 1);
 	if (argc == 2 &&
 	    (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
 		fputs(usage_text, stdout);

@@ -8,5 +8,6 @@
 int postern_mime_main(int argc, char **argv);
 int postern_scan_main(int argc, char **argv);
 int postern_quarantine_main(int argc, char **argv);
+int postern_rules_main(int argc, char **argv);
 
 #endif

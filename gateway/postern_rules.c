@@ -96,6 +96,13 @@ rules_check(int argc, char **argv)
 	printf("), %zu shadow, %zu list%s: ok\n", nshadow,
 	       rules_set_list_count(set),
 	       rules_set_list_count(set) == 1 ? "" : "s");
+	if (verbose) {
+		size_t none, n = rules_set_regex_count(set, &none);
+
+		printf("%zu regex%s, %zu without a literal of 3 or more "
+		       "characters (these run on every text they test)\n",
+		       n, n == 1 ? "" : "es", none);
+	}
 	rules_set_unref(&set);
 	pst_arena_free(&arena);
 	return 0;
@@ -176,8 +183,9 @@ rules_import(int argc, char **argv)
 		return 1;
 	}
 	fwrite(out.data, 1, out.len, stdout);
-	fprintf(stderr, "%zu entr%s: %zu converted, %zu not (see the "
-			"comments)\n",
+	fprintf(stderr,
+		"%zu entr%s: %zu converted, %zu not (see the "
+		"comments)\n",
 		st.entries, st.entries == 1 ? "y" : "ies", st.converted,
 		st.skipped);
 	pst_buf_free(&table);

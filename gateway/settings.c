@@ -65,6 +65,9 @@ static const struct pst_conf_field smtp_fields[] = {
 	SMTP_FIELD(spool_memory, SIZE, 0, 1u << 30),
 	SMTP_FIELD(relay_domains, STRINGS, 0, 0),
 	SMTP_FIELD(trusted_networks, STRINGS, 0, 0),
+	SMTP_FIELD(xclient_hosts, STRINGS, 0, 0),
+	SMTP_FIELD(proxy_protocol_hosts, STRINGS, 0, 0),
+	SMTP_FIELD(proxy_timeout, DURATION, 100, SECONDS(300)),
 	SMTP_FIELD(command_timeout, DURATION, 100, SECONDS(3600)),
 	SMTP_FIELD(data_timeout, DURATION, 100, SECONDS(3600)),
 	SMTP_FIELD(tls_timeout, DURATION, 100, SECONDS(3600)),
@@ -254,6 +257,7 @@ settings_defaults(struct postern_settings *s)
 	smtp->command_timeout = SECONDS(300); /* RFC 5321 4.5.3.2.7 */
 	smtp->data_timeout = SECONDS(180);    /* RFC 5321 4.5.3.2.5 */
 	smtp->tls_timeout = SECONDS(60);
+	smtp->proxy_timeout = SECONDS(5);
 	smtp->shutdown_timeout = SECONDS(30);
 	mime_limits_default(&s->mime.limits);
 	s->mime.max_depth = s->mime.limits.max_depth;
@@ -406,6 +410,31 @@ settings_quarantine_finish(struct postern_settings *s,
 	return 0;
 }
 
+/* smtp.KEY, a list of CIDR ranges, into *list_r (never NULL). */
+static int
+settings_cidrs(struct pst_arena *arena, const struct pst_conf_node *root,
+	       const char *key, const struct pst_conf_strings *text,
+	       struct pst_cidr **list_r, size_t *n_r, const char **error_r)
+{
+	const char *err;
+
+	*n_r = text->n;
+	*list_r = pst_arena_calloc(arena, text->n + 1, sizeof(**list_r));
+	if (*list_r == NULL) {
+		*error_r = "out of memory";
+		return -1;
+	}
+	for (size_t i = 0; i < text->n; i++) {
+		if (pst_cidr_parse(text->v[i], &(*list_r)[i], &err) < 0) {
+			*error_r = pst_conf_error(
+				arena, settings_find(root, "smtp", key),
+				"smtp.%s '%s': %s", key, text->v[i], err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Checks across keys, and turning text into addresses, CIDRs and TLS. */
 static int
 settings_finish(struct postern_settings *s, const struct pst_conf_node *root,
@@ -467,6 +496,12 @@ settings_finish(struct postern_settings *s, const struct pst_conf_node *root,
 			return -1;
 		}
 	}
+	if (settings_cidrs(arena, root, "xclient_hosts", &smtp->xclient_hosts,
+			   &smtp->xclient, &smtp->nxclient, error_r) < 0 ||
+	    settings_cidrs(arena, root, "proxy_protocol_hosts",
+			   &smtp->proxy_protocol_hosts, &smtp->proxy_hosts,
+			   &smtp->nproxy_hosts, error_r) < 0)
+		return -1;
 	for (size_t i = 0; i < smtp->relay_domains.n; i++) {
 		const char *d = smtp->relay_domains.v[i];
 

@@ -46,6 +46,14 @@ struct smtpd_settings {
 	struct pst_conf_strings trusted_networks;
 	struct pst_cidr *trusted;
 	size_t ntrusted;
+	/* Who may present another client: XCLIENT from these, and from
+	 * these a PROXY header before anything else (empty: nobody). */
+	struct pst_conf_strings xclient_hosts;
+	struct pst_cidr *xclient;
+	size_t nxclient;
+	struct pst_conf_strings proxy_protocol_hosts;
+	struct pst_cidr *proxy_hosts;
+	size_t nproxy_hosts;
 
 	int vrfy;    /* enum smtpd_vrfy */
 	int bare_lf; /* enum smtpd_bare_lf */
@@ -54,6 +62,7 @@ struct smtpd_settings {
 	uint64_t command_timeout;
 	uint64_t data_timeout;
 	uint64_t tls_timeout;
+	uint64_t proxy_timeout; /* for the whole PROXY header */
 	uint64_t shutdown_timeout;
 };
 

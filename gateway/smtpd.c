@@ -67,7 +67,7 @@ smtpd_greet(struct smtpd_session *s)
 
 /* The chain's word on the new connection: greet, or refuse and close
  * (a refusal in place of the greeting, RFC 5321 3.1). */
-static void
+void
 smtpd_connect_filtered(struct smtpd_session *s,
 		       const struct filter_outcome *out)
 {
@@ -101,7 +101,10 @@ smtpd_session_start(struct worker *worker, evutil_socket_t fd,
 	s->worker = worker;
 	memcpy(&s->peer.u, peer, peer_len);
 	s->peer.len = peer_len;
+	memcpy(&s->counted, peer,
+	       peer_len < sizeof(s->counted) ? peer_len : sizeof(s->counted));
 	pst_net_addr_str(peer, s->addr, sizeof(s->addr));
+	s->name = "unknown";
 	arc4random_buf(id, sizeof(id));
 	for (size_t i = 0; i < sizeof(id); i++)
 		snprintf(s->session_id + 2 * i, 3, "%02x", id[i]);
@@ -127,7 +130,25 @@ smtpd_session_start(struct worker *worker, evutil_socket_t fd,
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTPD_READ_HIGH_WATER);
 	smtpd_set_timeout(s, smtp->command_timeout);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-	pst_log(PST_LOG_INFO, "smtpd", "connect from unknown[%s]", s->addr);
+	if (!smtpd_xclient_proxy_start(s))
+		smtpd_session_begin(s, NULL);
+}
+
+void
+smtpd_session_begin(struct smtpd_session *s, const char *via)
+{
+	const struct smtpd_settings *smtp = &smtpd_settings(s)->smtp;
+
+	if (via != NULL)
+		pst_log(PST_LOG_INFO, "smtpd", "connect from %s[%s] (via %s)",
+			s->name, s->addr, via);
+	else
+		pst_log(PST_LOG_INFO, "smtpd", "connect from %s[%s]", s->name,
+			s->addr);
+	/* Decided once, for the client the connection brought (the one
+	 * behind a proxy), never for one XCLIENT presented. */
+	s->xclient_ok = pst_cidr_list_match(
+		smtp->xclient, (unsigned)smtp->nxclient, &s->peer.u.sa);
 	s->state = SMTPD_CMD;
 	if (smtpd_filter_open(s) < 0) {
 		smtpd_reply(s, 421, "4.3.0", "%s Error: out of memory",
@@ -180,12 +201,12 @@ smtpd_log_disconnect(struct smtpd_session *s)
 	}
 	if (total_ok == total)
 		pst_log(PST_LOG_INFO, "smtpd",
-			"disconnect from unknown[%s]%s commands=%u", s->addr,
-			counts, total);
+			"disconnect from %s[%s]%s commands=%u", s->name,
+			s->addr, counts, total);
 	else
 		pst_log(PST_LOG_INFO, "smtpd",
-			"disconnect from unknown[%s]%s commands=%u/%u", s->addr,
-			counts, total_ok, total);
+			"disconnect from %s[%s]%s commands=%u/%u", s->name,
+			s->addr, counts, total_ok, total);
 }
 
 /* The final free; the relay no longer holds the transaction. */
@@ -201,19 +222,20 @@ smtpd_session_free(struct smtpd_session *s)
 	if (s->next != NULL)
 		s->next->prev = s->prev;
 	w->nsessions--;
-	limits_leave(w->server->limits, &s->peer.u.sa);
+	limits_leave(w->server->limits, &s->counted.sa);
 	smtpd_filter_close(s);
 	pst_arena_free(&s->txn.arena);
 	pst_spool_free(&s->spool);
 	pst_buf_free(&s->line);
 	pst_buf_free(&s->content);
+	free(s->name_buf);
 	free(s);
 	server_worker_idle(w);
 }
 
 /* Close the connection now.  If the relay is working on this session's
  * message, the session itself lives on until the relay answers. */
-static void
+void
 smtpd_session_close(struct smtpd_session *s)
 {
 	smtpd_log_disconnect(s);
@@ -333,6 +355,12 @@ smtpd_process_input(struct smtpd_session *s)
 		size_t eol_len = 0, line_len;
 		char *line;
 
+		if (s->state == SMTPD_PROXY) {
+			if (smtpd_xclient_proxy_read(s) < 0 ||
+			    s->state == SMTPD_PROXY)
+				return; /* closed, or needs more */
+			continue;
+		}
 		if (s->state == SMTPD_DATA || s->state == SMTPD_BDAT) {
 			smtpd_data_read(s);
 			if (s->state == SMTPD_DATA || s->state == SMTPD_BDAT)
@@ -443,7 +471,7 @@ smtpd_tls_done(struct smtpd_session *s)
 
 	pst_tls_describe(ssl, s->tls_info, sizeof(s->tls_info));
 	pst_log(PST_LOG_INFO, "smtpd",
-		"Anonymous TLS connection established from unknown[%s]: %s",
+		"Anonymous TLS connection established from %s[%s]: %s", s->name,
 		s->addr, s->tls_info);
 	s->tls = true;
 	if (s->fctx != NULL)
@@ -468,6 +496,13 @@ smtpd_event_cb(struct bufferevent *bev, short what, void *arg)
 		smtpd_tls_done(s);
 		return;
 	}
+	if (s->state == SMTPD_PROXY) {
+		/* No reply: nothing may reach a balancer before the
+		 * header, and whoever sent no header is not a client. */
+		smtpd_xclient_proxy_event(s, what);
+		smtpd_session_close(s);
+		return;
+	}
 	switch (s->state) {
 	case SMTPD_DATA:
 	case SMTPD_BDAT:
@@ -482,8 +517,8 @@ smtpd_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if ((what & BEV_EVENT_TIMEOUT) && s->state != SMTPD_CLOSING &&
 	    s->state != SMTPD_TLS) {
-		pst_log(PST_LOG_INFO, "smtpd", "timeout%s from unknown[%s]",
-			when, s->addr);
+		pst_log(PST_LOG_INFO, "smtpd", "timeout%s from %s[%s]", when,
+			s->name, s->addr);
 		/* Nothing half-received is kept: txn_end drops it. */
 		if (s->has_txn)
 			smtpd_txn_end(s);
@@ -497,11 +532,11 @@ smtpd_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT)
-		pst_log(PST_LOG_INFO, "smtpd", "timeout%s from unknown[%s]",
-			when, s->addr);
+		pst_log(PST_LOG_INFO, "smtpd", "timeout%s from %s[%s]", when,
+			s->name, s->addr);
 	else if (s->state != SMTPD_CLOSING)
-		pst_log(PST_LOG_INFO, "smtpd",
-			"lost connection%s from unknown[%s]", when, s->addr);
+		pst_log(PST_LOG_INFO, "smtpd", "lost connection%s from %s[%s]",
+			when, s->name, s->addr);
 	if (s->has_txn && s->state != SMTPD_WAIT)
 		smtpd_txn_end(s);
 	smtpd_session_close(s);
@@ -547,7 +582,7 @@ smtpd_session_drain(struct smtpd_session *s)
 		smtpd_reply(s, 421, "4.3.2", "%s Service shutting down",
 			    smtpd_settings(s)->hostname);
 		smtpd_close_after_reply(s);
-	} else if (s->state == SMTPD_TLS) {
+	} else if (s->state == SMTPD_TLS || s->state == SMTPD_PROXY) {
 		smtpd_session_close(s);
 	}
 }

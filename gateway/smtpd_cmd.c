@@ -62,9 +62,9 @@ smtpd_reject(struct smtpd_session *s, const char *verb, unsigned code,
 	smtpd_reply(s, code, enhanced, "%s", text);
 	pst_log_sanitize(safe, sizeof(safe), text, (unsigned)strlen(text));
 	pst_log(PST_LOG_INFO, "smtpd",
-		"%s: reject: %s from unknown[%s]: %u %s %s; from=<%s> helo=<%s>",
-		s->has_txn ? s->txn.qid : "NOQUEUE", verb, s->addr, code,
-		enhanced, safe, s->has_txn ? s->txn.from : "", s->helo);
+		"%s: reject: %s from %s[%s]: %u %s %s; from=<%s> helo=<%s>",
+		s->has_txn ? s->txn.qid : "NOQUEUE", verb, s->name, s->addr,
+		code, enhanced, safe, s->has_txn ? s->txn.from : "", s->helo);
 }
 
 /* Reply to a parse error: the code and text come from mail/smtp_cmd. */
@@ -115,9 +115,11 @@ smtpd_helo_filtered(struct smtpd_session *s, const struct filter_outcome *out)
 	}
 	snprintf(text, sizeof(text),
 		 "%s\nPIPELINING\nSIZE %llu\n8BITMIME\nENHANCEDSTATUSCODES\n"
-		 "SMTPUTF8\nCHUNKING\nDSN%s",
+		 "SMTPUTF8\nCHUNKING\nDSN%s%s",
 		 st->hostname, (unsigned long long)st->smtp.max_message_size,
-		 (st->smtp.tls_ctx != NULL && !s->tls) ? "\nSTARTTLS" : "");
+		 (st->smtp.tls_ctx != NULL && !s->tls) ? "\nSTARTTLS" : "",
+		 s->xclient_ok ? "\nXCLIENT ADDR NAME HELO PROTO PORT LOGIN"
+			       : "");
 	smtpd_reply(s, 250, NULL, "%s", text);
 }
 
@@ -200,8 +202,8 @@ smtpd_cmd_mail(struct smtpd_session *s, const struct smtp_cmd *cmd)
 		smtpd_reply(s, 451, "4.3.0", "Error: out of memory");
 		return;
 	}
-	pst_log(PST_LOG_INFO, "smtpd", "%s: client=unknown[%s], session=%s",
-		t->qid, s->addr, s->session_id);
+	pst_log(PST_LOG_INFO, "smtpd", "%s: client=%s[%s], session=%s", t->qid,
+		s->name, s->addr, s->session_id);
 	if (filter_ctx_txn_begin(s->fctx, t->qid, t->from) < 0) {
 		smtpd_txn_end(s);
 		smtpd_reply(s, 451, "4.3.0", "Error: out of memory");
@@ -243,9 +245,11 @@ smtpd_relay_msg(struct smtpd_session *s, struct relay_msg *msg,
 	const struct smtpd_txn *t = &s->txn;
 
 	memset(client, 0, sizeof(*client));
-	client->addr = s->addr;
+	/* XCLIENT ADDR=[UNAVAILABLE] is passed on as such */
+	client->addr =
+		s->peer.u.sa.sa_family == AF_UNSPEC ? "[UNAVAILABLE]" : s->addr;
 	client->port = pst_net_port(&s->peer.u.sa);
-	client->name = "unknown";
+	client->name = s->name;
 	client->helo = s->helo;
 	client->proto = s->esmtp ? "ESMTP" : "SMTP";
 	client->tls = s->tls;
@@ -550,8 +554,10 @@ smtpd_cmd_dispatch(struct smtpd_session *s, const char *line, size_t len)
 	case SMTP_VERB_STARTTLS:
 		smtpd_cmd_starttls(s);
 		break;
-	case SMTP_VERB_AUTH:
 	case SMTP_VERB_XCLIENT:
+		smtpd_xclient(s, &cmd);
+		break;
+	case SMTP_VERB_AUTH:
 	default:
 		smtpd_reply(s, 502, "5.5.1", "Error: command not implemented");
 		break;

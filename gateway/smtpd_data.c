@@ -47,8 +47,8 @@ smtpd_received(struct smtpd_session *s, struct pst_buf *out)
 
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm);
-	rc = pst_buf_printf(out, "Received: from %s (unknown [%s%s])\r\n",
-			    s->helo[0] ? s->helo : "unknown",
+	rc = pst_buf_printf(out, "Received: from %s (%s [%s%s])\r\n",
+			    s->helo[0] ? s->helo : "unknown", s->name,
 			    s->peer.u.sa.sa_family == AF_INET6 &&
 					    strchr(s->addr, ':')
 				    ? "IPv6:"
@@ -329,9 +329,9 @@ smtpd_message_end(struct smtpd_session *s)
 	smtpd_set_timeout(s, smtpd_settings(s)->smtp.command_timeout);
 	if (t->too_big) {
 		pst_log(PST_LOG_INFO, "smtpd",
-			"%s: reject: END-OF-MESSAGE from unknown[%s]: 552 5.3.4 "
+			"%s: reject: END-OF-MESSAGE from %s[%s]: 552 5.3.4 "
 			"Message size exceeds fixed limit",
-			t->qid, s->addr);
+			t->qid, s->name, s->addr);
 		smtpd_reply(s, 552, "5.3.4",
 			    "Message size exceeds fixed limit");
 		smtpd_txn_end(s);
@@ -346,9 +346,9 @@ smtpd_message_end(struct smtpd_session *s)
 				: "bare LF line ending (RFC 5321 2.3.8)";
 
 		pst_log(PST_LOG_INFO, "smtpd",
-			"%s: reject: END-OF-MESSAGE from unknown[%s]: 550 5.6.0 "
+			"%s: reject: END-OF-MESSAGE from %s[%s]: 550 5.6.0 "
 			"Message refused: %s",
-			t->qid, s->addr, why);
+			t->qid, s->name, s->addr, why);
 		smtpd_reply(s, 550, "5.6.0", "Message refused: %s", why);
 		smtpd_txn_end(s);
 		return;
@@ -362,9 +362,9 @@ smtpd_message_end(struct smtpd_session *s)
 	}
 	if (smtpd_mime_refused(s, &error)) {
 		pst_log(PST_LOG_INFO, "smtpd",
-			"%s: reject: END-OF-MESSAGE from unknown[%s]: 554 5.6.0 "
+			"%s: reject: END-OF-MESSAGE from %s[%s]: 554 5.6.0 "
 			"Message refused: MIME structure over a limit (%s)",
-			t->qid, s->addr, error);
+			t->qid, s->name, s->addr, error);
 		smtpd_reply(s, 554, "5.6.0",
 			    "Message refused: MIME structure over a limit (%s)",
 			    error);

@@ -29,7 +29,7 @@ smtpd_filter_client(const struct smtpd_session *s, struct filter_client *c)
 	memset(c, 0, sizeof(*c));
 	c->addr = s->addr;
 	c->port = pst_net_port(&s->peer.u.sa);
-	c->name = "unknown";
+	c->name = s->name;
 	c->tls = s->tls ? s->tls_info : NULL;
 	c->session_id = s->session_id;
 	c->trusted = smtpd_client_trusted(s);
@@ -159,8 +159,8 @@ smtpd_filter_refused(struct smtpd_session *s, const char *verb,
 		return true;
 	case PF_DISCARD:
 		pst_log(PST_LOG_INFO, "smtpd",
-			"%s: discard: %s from unknown[%s]: filter %s", qid,
-			verb, s->addr, out->filter ? out->filter : "?");
+			"%s: discard: %s from %s[%s]: filter %s", qid,
+			verb, s->name, s->addr, out->filter ? out->filter : "?");
 		if (session)
 			s->discard_all = true;
 		else
@@ -168,8 +168,8 @@ smtpd_filter_refused(struct smtpd_session *s, const char *verb,
 		return false;
 	case PF_QUARANTINE:
 		pst_log(PST_LOG_INFO, "smtpd",
-			"%s: hold: %s from unknown[%s]: filter %s: %s", qid,
-			verb, s->addr, out->filter ? out->filter : "?",
+			"%s: hold: %s from %s[%s]: filter %s: %s", qid,
+			verb, s->name, s->addr, out->filter ? out->filter : "?",
 			out->quarantine ? out->quarantine : "");
 		if (session) {
 			snprintf(s->quarantine_all, sizeof(s->quarantine_all),

@@ -23,18 +23,20 @@
 #include "smtpd.h"
 
 #define SMTPD_HELO_MAX 255
+#define SMTPD_NAME_MAX 255 /* a host name, as XCLIENT NAME gives it */
 #define SMTPD_QID_LEN 12
 /* 452 replies per session before they count as errors. */
 #define SMTPD_RCPT_OVERSHOOT 1000
 
 enum smtpd_state {
-	SMTPD_CMD,	  /* reading commands */
-	SMTPD_DATA,	  /* reading DATA content */
-	SMTPD_BDAT,	  /* reading a BDAT chunk */
-	SMTPD_WAIT,	  /* the relay or the filter chain has the turn;
-			   * not reading */
-	SMTPD_TLS,	  /* STARTTLS handshake in progress */
-	SMTPD_CLOSING,	  /* flushing the last reply, then close */
+	SMTPD_CMD,     /* reading commands */
+	SMTPD_DATA,    /* reading DATA content */
+	SMTPD_BDAT,    /* reading a BDAT chunk */
+	SMTPD_WAIT,    /* the relay or the filter chain has the turn;
+			* not reading */
+	SMTPD_TLS,     /* STARTTLS handshake in progress */
+	SMTPD_CLOSING, /* flushing the last reply, then close */
+	SMTPD_PROXY,   /* waiting for the PROXY header; nothing sent */
 };
 
 struct smtpd_txn {
@@ -76,8 +78,21 @@ struct smtpd_session {
 	struct worker *worker;
 	struct smtpd_session *prev, *next; /* worker->sessions */
 	struct bufferevent *bev;
+	/* The client: the TCP peer, or who a PROXY header or XCLIENT
+	 * presented (smtpd_xclient.c).  addr is its text ("unknown" for
+	 * XCLIENT ADDR=[UNAVAILABLE]); name is "unknown" or XCLIENT's
+	 * NAME, then in name_buf (heap, freed with the session). */
 	struct pst_sockaddr peer;
 	char addr[PST_NET_ADDRSTRLEN];
+	const char *name;
+	char *name_buf;
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in sin;
+		struct sockaddr_in6 sin6;
+	} counted;		 /* the address limits_enter() counted */
+	bool xclient_ok;	 /* may send XCLIENT (smtp.xclient_hosts) */
+	uint64_t proxy_deadline; /* SMTPD_PROXY: monotonic ms */
 	char session_id[17];
 	enum smtpd_state state;
 	bool esmtp;
@@ -121,6 +136,14 @@ void smtpd_set_timeout(struct smtpd_session *s, uint64_t ms);
 void smtpd_process_input(struct smtpd_session *s);
 int smtpd_starttls(struct smtpd_session *s);
 void smtpd_txn_end(struct smtpd_session *s);
+/* Close now, without a reply (s is freed unless the relay holds it). */
+void smtpd_session_close(struct smtpd_session *s);
+/* The session proper, once the client is known: log the connect (via:
+ * "proxy 10.0.0.1" or NULL), run the filters' connect stage, greet. */
+void smtpd_session_begin(struct smtpd_session *s, const char *via);
+/* The connect stage's outcome: greet, or refuse and close. */
+void smtpd_connect_filtered(struct smtpd_session *s,
+			    const struct filter_outcome *out);
 
 /* smtpd_cmd.c */
 void smtpd_cmd_dispatch(struct smtpd_session *s, const char *line, size_t len);
@@ -158,6 +181,19 @@ void smtpd_filter_run(struct smtpd_session *s, enum filter_stage stage,
 bool smtpd_filter_refused(struct smtpd_session *s, const char *verb,
 			  enum filter_stage stage,
 			  const struct filter_outcome *out);
+
+/* smtpd_xclient.c: the PROXY header and XCLIENT. */
+/* Is the peer in smtp.proxy_protocol_hosts?  Then the session waits in
+ * SMTPD_PROXY for the header (true); false: carry on. */
+bool smtpd_xclient_proxy_start(struct smtpd_session *s);
+/* Read the header in SMTPD_PROXY.  -1: the session was closed (freed);
+ * 0: still waiting, or the session has begun. */
+int smtpd_xclient_proxy_read(struct smtpd_session *s);
+/* Log why the header never came (a bufferevent event); the caller
+ * closes. */
+void smtpd_xclient_proxy_event(struct smtpd_session *s, short what);
+/* The XCLIENT command. */
+void smtpd_xclient(struct smtpd_session *s, const struct smtp_cmd *cmd);
 
 /* smtpd_quarantine.c: store the message (spool, as it would have been
  * relayed) under reason and answer the client once it is on disk. */

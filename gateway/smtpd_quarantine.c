@@ -124,7 +124,7 @@ smtpd_quarantine(struct smtpd_session *s, struct pst_spool *spool,
 	e->qid = t->qid;
 	e->client_addr = s->addr;
 	e->client_port = pst_net_port(&s->peer.u.sa);
-	e->client_name = "unknown";
+	e->client_name = s->name;
 	e->helo = s->helo;
 	e->proto = s->esmtp ? "ESMTP" : "SMTP";
 	e->tls = s->tls;
