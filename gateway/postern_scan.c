@@ -44,6 +44,7 @@
 
 #include "arena.h"
 #include "filter.h"
+#include "rules.h"
 #include "mime.h"
 #include "postern.h"
 #include "postern/filter.h"
@@ -62,7 +63,7 @@ usage(void)
 {
 	fputs("usage: postern scan [-c CONF] [--ip A] [--helo H] [--from S] "
 	      "[--rcpt R]...\n"
-	      "                    [--json] FILE.eml\n"
+	      "                    [--json] [--explain] FILE.eml\n"
 	      "  FILE \"-\" reads standard input; CONF defaults to " DEFAULT_CONF
 	      "\n",
 	      stderr);
@@ -78,10 +79,17 @@ struct scan_stage {
 	struct filter_outcome out;
 };
 
+/* One rule as --explain shows it. */
+struct scan_trace {
+	const char *stage, *rule, *file, *why;
+	unsigned line;
+	bool shadow, evaluated, matched;
+};
+
 struct scan {
 	const char *conf, *file;
 	bool json;
-	/* --explain (rules) goes with these options once rules exist. */
+	bool explain; /* list every rule, whether it matched and why */
 	const char *ip, *helo, *from;
 	const char **rcpts;
 	size_t nrcpt;
@@ -98,6 +106,8 @@ struct scan {
 	struct filter_outcome final;
 	size_t accepted; /* recipients the chain let through */
 	bool in_txn;	 /* filter_ctx_txn_begin was called */
+	struct scan_trace *traces; /* --explain, on arena */
+	size_t ntraces, traces_cap;
 };
 
 static const char *
@@ -521,6 +531,51 @@ scan_run(struct scan *sc, enum filter_stage stage, const char *name,
 	return false;
 }
 
+static const char *
+scan_stage_label(enum filter_stage stage)
+{
+	static const char *const names[] = { "connect", "helo", "mail",
+					     "rcpt", "message" };
+
+	return (unsigned)stage < 5 ? names[stage] : "?";
+}
+
+/* The rules filter ran a stage: keep its trace (its arena goes). */
+static void
+scan_explain(void *arg, enum filter_stage stage,
+	     const struct rules_outcome *out)
+{
+	struct scan *sc = arg;
+
+	for (size_t i = 0; i < out->ntrace; i++) {
+		const struct rules_trace *r = &out->trace[i];
+		struct scan_trace *t;
+
+		if (sc->ntraces == sc->traces_cap) {
+			size_t cap = sc->traces_cap ? sc->traces_cap * 2 : 32;
+			struct scan_trace *v =
+				pst_arena_calloc(sc->arena, cap, sizeof(*v));
+
+			if (v == NULL)
+				return;
+			if (sc->ntraces)
+				memcpy(v, sc->traces,
+				       sc->ntraces * sizeof(*v));
+			sc->traces = v;
+			sc->traces_cap = cap;
+		}
+		t = &sc->traces[sc->ntraces++];
+		t->stage = scan_stage_label(stage);
+		t->rule = pst_arena_strdup(sc->arena, r->rule);
+		t->file = pst_arena_strdup(sc->arena, r->file ? r->file : "");
+		t->why = pst_arena_strdup(sc->arena, r->why ? r->why : "");
+		t->line = r->line;
+		t->shadow = r->shadow;
+		t->evaluated = r->evaluated;
+		t->matched = r->matched;
+	}
+}
+
 static int
 scan_chain(struct scan *sc)
 {
@@ -535,6 +590,8 @@ scan_chain(struct scan *sc)
 	sc->ctx = filter_ctx_new(sc->st->chain, NULL, NULL, &client);
 	if (sc->ctx == NULL)
 		return -1;
+	if (sc->explain)
+		filter_ctx_set_explain(sc->ctx, scan_explain, sc);
 	if (scan_run(sc, FILTER_CONNECT, "connect", NULL))
 		return 0;
 	if (filter_ctx_set_helo(sc->ctx, sc->helo) < 0)
@@ -657,7 +714,34 @@ print_text(struct scan *sc)
 	fputs("\nverdict:    ", stdout);
 	text_outcome(&sc->final);
 	putc('\n', stdout);
-	/* --explain will print here which rules fired and why. */
+	if (sc->explain) {
+		fputs("rules:     ", stdout);
+		if (sc->ntraces == 0)
+			fputs(" (none ran)", stdout);
+		for (size_t i = 0; i < sc->ntraces; i++) {
+			const struct scan_trace *t = &sc->traces[i];
+
+			printf("\n  %-7s ", t->stage);
+			text_out(stdout, t->rule);
+			printf(" (%s:%u)%s: %s", t->file, t->line,
+			       t->shadow ? " [shadow]" : "",
+			       !t->evaluated ? "not evaluated"
+			       : t->matched  ? "matched"
+					     : "no match");
+			for (const char *w = t->why; *w != '\0';) {
+				size_t len = strcspn(w, "\n");
+				char *line = pst_arena_strndup(sc->arena, w,
+							       len);
+
+				fputs("\n      ", stdout);
+				text_out(stdout, line ? line : "");
+				w += len;
+				if (*w == '\n')
+					w++;
+			}
+		}
+		putc('\n', stdout);
+	}
 	n = filter_ctx_result_count(ctx);
 	fputs("results:   ", stdout);
 	for (size_t i = 0; i < n; i++) {
@@ -819,6 +903,24 @@ print_json(struct scan *sc)
 		fputs(i ? ", " : "", stdout);
 		json_out(stdout, filter_ctx_rcpt(ctx, i)->addr);
 	}
+	fputs("],\n \"explain\": [", stdout);
+	for (size_t i = 0; sc->explain && i < sc->ntraces; i++) {
+		const struct scan_trace *t = &sc->traces[i];
+
+		fputs(i ? ",\n  {\"stage\": " : "\n  {\"stage\": ", stdout);
+		json_out(stdout, t->stage);
+		fputs(", \"rule\": ", stdout);
+		json_out(stdout, t->rule);
+		fputs(", \"file\": ", stdout);
+		json_out(stdout, t->file);
+		printf(", \"line\": %u, \"shadow\": %s, \"evaluated\": %s, "
+		       "\"matched\": %s, \"why\": ",
+		       t->line, t->shadow ? "true" : "false",
+		       t->evaluated ? "true" : "false",
+		       t->matched ? "true" : "false");
+		json_out(stdout, t->why);
+		putc('}', stdout);
+	}
 	fputs("]}\n", stdout);
 }
 
@@ -833,6 +935,8 @@ scan_args(struct scan *sc, int argc, char **argv)
 
 		if (strcmp(a, "--json") == 0) {
 			sc->json = true;
+		} else if (strcmp(a, "--explain") == 0) {
+			sc->explain = true;
 		} else if (strcmp(a, "-c") == 0 && has_value) {
 			sc->conf = argv[++i];
 		} else if (strcmp(a, "--ip") == 0 && has_value) {
