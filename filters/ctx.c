@@ -1411,8 +1411,7 @@ const struct pf_host filter_host = {
 };
 
 void
-filter_ctx_set_explain(struct filter_ctx *ctx, filter_explain_fn *fn,
-		       void *arg)
+filter_ctx_set_explain(struct filter_ctx *ctx, filter_explain_fn *fn, void *arg)
 {
 	ctx->explain = fn;
 	ctx->explain_arg = arg;

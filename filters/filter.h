@@ -66,19 +66,19 @@ struct filter_conf_entry {
 struct filter_conf {
 	struct filter_conf_entry *entries; /* in config order */
 	size_t nentries, cap;
-	uint64_t threads;	  /* worker threads for filter calls [16] */
-	const char *authserv_id;  /* Authentication-Results id [hostname] */
-	bool auth_results;	  /* write the header [true] */
-	const char *quarantine_dir;   /* [/var/lib/postern/quarantine] */
+	uint64_t threads;	    /* worker threads for filter calls [16] */
+	const char *authserv_id;    /* Authentication-Results id [hostname] */
+	bool auth_results;	    /* write the header [true] */
+	const char *quarantine_dir; /* [/var/lib/postern/quarantine] */
 	/* Set by the program before filter_chain_new, for the built-in
 	 * filters: the gateway's name and the shared resolver (NULL when
 	 * none could be made). */
 	const char *hostname;
 	struct pst_dns *dns;
-	unsigned quarantine_code;     /* reply for quarantined mail; 0: as
-				       * for relayed mail, "250 2.0.0 Ok:
-				       * queued as QID" */
-	const char *quarantine_text;  /* "2.0.0 text" [NULL] */
+	unsigned quarantine_code;    /* reply for quarantined mail; 0: as
+				      * for relayed mail, "250 2.0.0 Ok:
+				      * queued as QID" */
+	const char *quarantine_text; /* "2.0.0 text" [NULL] */
 };
 
 void filter_conf_defaults(struct filter_conf *conf);
@@ -135,15 +135,15 @@ struct filter_rcpt {
 
 /* The outcome of a stage: the first terminal verdict, or PF_CONTINUE. */
 struct filter_outcome {
-	int verdict; /* enum pf_verdict; PF_ERROR never leaves the chain:
-		      * a failure turns into its on_failure verdict */
-	unsigned code;	   /* for REJECT/TEMPFAIL: 4xx/5xx */
-	char enhanced[16]; /* "5.7.1" */
-	char text[400];	   /* one line, printable */
+	int verdict;	    /* enum pf_verdict; PF_ERROR never leaves the chain:
+			     * a failure turns into its on_failure verdict */
+	unsigned code;	    /* for REJECT/TEMPFAIL: 4xx/5xx */
+	char enhanced[16];  /* "5.7.1" */
+	char text[400];	    /* one line, printable */
 	const char *filter; /* which filter decided, or NULL */
 	const char *quarantine; /* QUARANTINE: the reason */
-	bool failed;	   /* the verdict came from a failure */
-	bool orphaned;	   /* a deadline was missed: the ctx is lost */
+	bool failed;		/* the verdict came from a failure */
+	bool orphaned;		/* a deadline was missed: the ctx is lost */
 };
 
 typedef void filter_done_fn(void *arg, const struct filter_outcome *out);

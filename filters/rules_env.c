@@ -63,9 +63,11 @@ rules_env_rcpts(struct rules_call *c, enum rules_var var,
 
 		if (a == NULL)
 			a = "";
-		v[i] = var == RULES_VAR_RCPT ? a
-		       : rules_env_addr_part(arena, a,
-					     var == RULES_VAR_RCPT_DOMAIN);
+		v[i] = var == RULES_VAR_RCPT
+			       ? a
+			       : rules_env_addr_part(
+					 arena, a,
+					 var == RULES_VAR_RCPT_DOMAIN);
 		if (v[i] == NULL)
 			return -1;
 	}
@@ -104,8 +106,8 @@ rules_env_html_text(const char *in, size_t len, struct pst_buf *out)
 		const char *name;
 		const char *text;
 	} entities[] = {
-		{ "&amp;", "&" },   { "&lt;", "<" },	{ "&gt;", ">" },
-		{ "&quot;", "\"" }, { "&#39;", "'" },	{ "&nbsp;", " " },
+		{ "&amp;", "&" },   { "&lt;", "<" },  { "&gt;", ">" },
+		{ "&quot;", "\"" }, { "&#39;", "'" }, { "&nbsp;", " " },
 		{ "&apos;", "'" },
 	};
 	size_t i = 0;
@@ -114,7 +116,8 @@ rules_env_html_text(const char *in, size_t len, struct pst_buf *out)
 		if (in[i] == '<') {
 			const char *close = NULL;
 
-			if (len - i > 7 && (strncasecmp(in + i, "<script", 7) == 0))
+			if (len - i > 7 &&
+			    (strncasecmp(in + i, "<script", 7) == 0))
 				close = "</script";
 			else if (len - i > 6 &&
 				 strncasecmp(in + i, "<style", 6) == 0)
@@ -143,8 +146,9 @@ rules_env_html_text(const char *in, size_t len, struct pst_buf *out)
 				if (len - i >= el &&
 				    strncasecmp(in + i, entities[k].name, el) ==
 					    0) {
-					pst_buf_append(out, entities[k].text,
-						       strlen(entities[k].text));
+					pst_buf_append(
+						out, entities[k].text,
+						strlen(entities[k].text));
 					i += el;
 					break;
 				}
@@ -297,10 +301,10 @@ rules_env_attachments(struct rules_call *c, enum rules_var var,
 		if (fn == NULL && (disp == NULL || strcmp(disp, "attachment")))
 			continue;
 		if (n == cap) {
-			const char **nv = pst_arena_calloc(arena, cap * 2,
-							   sizeof(*nv));
-			double *nn = pst_arena_calloc(arena, cap * 2,
-						      sizeof(*nn));
+			const char **nv =
+				pst_arena_calloc(arena, cap * 2, sizeof(*nv));
+			double *nn =
+				pst_arena_calloc(arena, cap * 2, sizeof(*nn));
 
 			if (nv == NULL || nn == NULL)
 				return -1;

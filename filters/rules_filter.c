@@ -4,9 +4,9 @@
  * the other filters, read what they found, and their actions become the
  * filter's verdict and edits.
  *
- * `rules = ["/etc/postern/rules/NAME.rules"];` (globs allowed) at the top level adds it;
- * `filter rules { files = [...]; }` places it explicitly.  The compiled
- * set is shared by every session; a session takes a reference at its
+ * `rules = ["/etc/postern/rules/NAME.rules"];` (globs allowed) at the top level
+ * adds it; `filter rules { files = [...]; }` places it explicitly.  The
+ * compiled set is shared by every session; a session takes a reference at its
  * first stage and keeps that set to its end, so a reload (SIGHUP:
  * filter_chain_reload_rules) changes what new sessions see at once and
  * nothing for sessions in flight.  A set with errors is refused and the
@@ -208,8 +208,8 @@ rules_filter_stage(struct pf_txn *t, enum rules_stage stage, const char *rcpt)
 	for (size_t i = 0; i < out.nshadow; i++) {
 		const struct rules_action_result *a = &out.shadow[i];
 
-		pf_log(t, PF_LOG_INFO, "shadow rule %s: would %s%s%s",
-		       a->rule, rules_action_name(a->kind), a->text ? " " : "",
+		pf_log(t, PF_LOG_INFO, "shadow rule %s: would %s%s%s", a->rule,
+		       rules_action_name(a->kind), a->text ? " " : "",
 		       a->text ? a->text : "");
 	}
 	if (out.flags & (RULES_F_REGEX_LIMIT | RULES_F_REGEX_ERROR))

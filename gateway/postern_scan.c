@@ -104,8 +104,8 @@ struct scan {
 	struct scan_stage stages[8 + MAX_RCPT_ARGS];
 	size_t nstages;
 	struct filter_outcome final;
-	size_t accepted; /* recipients the chain let through */
-	bool in_txn;	 /* filter_ctx_txn_begin was called */
+	size_t accepted;	   /* recipients the chain let through */
+	bool in_txn;		   /* filter_ctx_txn_begin was called */
 	struct scan_trace *traces; /* --explain, on arena */
 	size_t ntraces, traces_cap;
 };
@@ -534,8 +534,8 @@ scan_run(struct scan *sc, enum filter_stage stage, const char *name,
 static const char *
 scan_stage_label(enum filter_stage stage)
 {
-	static const char *const names[] = { "connect", "helo", "mail",
-					     "rcpt", "message" };
+	static const char *const names[] = { "connect", "helo", "mail", "rcpt",
+					     "message" };
 
 	return (unsigned)stage < 5 ? names[stage] : "?";
 }
@@ -559,8 +559,7 @@ scan_explain(void *arg, enum filter_stage stage,
 			if (v == NULL)
 				return;
 			if (sc->ntraces)
-				memcpy(v, sc->traces,
-				       sc->ntraces * sizeof(*v));
+				memcpy(v, sc->traces, sc->ntraces * sizeof(*v));
 			sc->traces = v;
 			sc->traces_cap = cap;
 		}
@@ -730,8 +729,8 @@ print_text(struct scan *sc)
 					     : "no match");
 			for (const char *w = t->why; *w != '\0';) {
 				size_t len = strcspn(w, "\n");
-				char *line = pst_arena_strndup(sc->arena, w,
-							       len);
+				char *line =
+					pst_arena_strndup(sc->arena, w, len);
 
 				fputs("\n      ", stdout);
 				text_out(stdout, line ? line : "");

@@ -178,9 +178,8 @@ reload_rules(const struct postern_settings *st)
 			"SIGHUP: rules refused, the old ones stay active: %s",
 			report);
 	else
-		pst_log(PST_LOG_NOTICE, "smtpd",
-			"SIGHUP: rules reloaded%s%s", report[0] ? ": " : "",
-			report);
+		pst_log(PST_LOG_NOTICE, "smtpd", "SIGHUP: rules reloaded%s%s",
+			report[0] ? ": " : "", report);
 	pst_arena_free(&arena);
 }
 

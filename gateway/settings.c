@@ -162,8 +162,7 @@ settings_filters_block(struct pst_arena *arena,
 {
 	struct postern_settings *s = obj;
 
-	return pst_conf_bind(arena, node, filters_fields, &s->filters,
-			     error_r);
+	return pst_conf_bind(arena, node, filters_fields, &s->filters, error_r);
 }
 
 static const struct pst_conf_field quarantine_fields[] = {
@@ -230,7 +229,9 @@ static const struct pst_conf_field top_fields[] = {
 	{ .name = "quarantine",
 	  .type = PST_CONF_T_BLOCK,
 	  .block = settings_quarantine_block },
-	{ .name = "dns", .type = PST_CONF_T_BLOCK, .block = settings_dns_block },
+	{ .name = "dns",
+	  .type = PST_CONF_T_BLOCK,
+	  .block = settings_dns_block },
 	{ .name = "rules",
 	  .type = PST_CONF_T_STRINGS,
 	  .offset = offsetof(struct postern_settings, rules) },
@@ -316,8 +317,8 @@ settings_dns_cleanup(void *dns)
 /* The shared resolver, before the filters' init may want it; freed after
  * the chain (arena cleanups run newest first). */
 static int
-settings_dns_start(struct postern_settings *s,
-		   const struct pst_conf_node *root, const char **error_r)
+settings_dns_start(struct postern_settings *s, const struct pst_conf_node *root,
+		   const char **error_r)
 {
 	const char *err;
 
@@ -364,7 +365,8 @@ settings_rules_filter(struct postern_settings *s,
 					 .line = key->line };
 	tail = &files->child;
 	for (size_t i = 0; i < s->rules.n; i++) {
-		struct pst_conf_node *v = pst_arena_zalloc(s->arena, sizeof(*v));
+		struct pst_conf_node *v =
+			pst_arena_zalloc(s->arena, sizeof(*v));
 
 		if (v == NULL)
 			goto nomem;
@@ -554,13 +556,13 @@ settings_finish(struct postern_settings *s, const struct pst_conf_node *root,
 	s->filters.hostname = s->hostname;
 	if (settings_rules_filter(s, root, error_r) < 0)
 		return -1;
-	if (s->filters.nentries > 0 &&
-	    settings_dns_start(s, root, error_r) < 0)
+	if (s->filters.nentries > 0 && settings_dns_start(s, root, error_r) < 0)
 		return -1;
 	s->chain = filter_chain_new(arena, &s->filters, error_r);
 	if (s->chain == NULL)
 		return -1;
-	if (pst_arena_cleanup_add(arena, settings_chain_cleanup, s->chain) < 0) {
+	if (pst_arena_cleanup_add(arena, settings_chain_cleanup, s->chain) <
+	    0) {
 		filter_chain_free(&s->chain);
 		*error_r = "out of memory";
 		return -1;

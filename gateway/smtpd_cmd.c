@@ -286,10 +286,10 @@ smtpd_rcpt_commit(struct smtpd_session *s)
 		t->rcpt_cap = cap;
 	}
 	if (filter_ctx_rcpt_accepted(
-		    s->fctx, &(struct filter_rcpt){ .addr = t->pending.addr,
-						    .orcpt = t->pending.orcpt,
-						    .notify = t->pending.notify }) <
-	    0) {
+		    s->fctx,
+		    &(struct filter_rcpt){ .addr = t->pending.addr,
+					   .orcpt = t->pending.orcpt,
+					   .notify = t->pending.notify }) < 0) {
 		smtpd_reply(s, 451, "4.3.0", "Error: out of memory");
 		return;
 	}

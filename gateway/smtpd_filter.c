@@ -159,8 +159,8 @@ smtpd_filter_refused(struct smtpd_session *s, const char *verb,
 		return true;
 	case PF_DISCARD:
 		pst_log(PST_LOG_INFO, "smtpd",
-			"%s: discard: %s from %s[%s]: filter %s", qid,
-			verb, s->name, s->addr, out->filter ? out->filter : "?");
+			"%s: discard: %s from %s[%s]: filter %s", qid, verb,
+			s->name, s->addr, out->filter ? out->filter : "?");
 		if (session)
 			s->discard_all = true;
 		else
@@ -168,8 +168,8 @@ smtpd_filter_refused(struct smtpd_session *s, const char *verb,
 		return false;
 	case PF_QUARANTINE:
 		pst_log(PST_LOG_INFO, "smtpd",
-			"%s: hold: %s from %s[%s]: filter %s: %s", qid,
-			verb, s->name, s->addr, out->filter ? out->filter : "?",
+			"%s: hold: %s from %s[%s]: filter %s: %s", qid, verb,
+			s->name, s->addr, out->filter ? out->filter : "?",
 			out->quarantine ? out->quarantine : "");
 		if (session) {
 			snprintf(s->quarantine_all, sizeof(s->quarantine_all),

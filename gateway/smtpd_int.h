@@ -68,7 +68,7 @@ struct smtpd_txn {
 	struct mime_part *mime_root;
 	/* what the filter chain decided before the end of data */
 	bool discard;
-	const char *quarantine; /* reason, or NULL */
+	const char *quarantine;			     /* reason, or NULL */
 	const char *quarantine_by, *quarantine_text; /* filter, verdict */
 	/* the message as it leaves, when filters edited it */
 	struct pst_spool *edited;
@@ -117,7 +117,7 @@ struct smtpd_session {
 	struct filter_ctx *fctx;
 	void (*filter_next)(struct smtpd_session *s,
 			    const struct filter_outcome *out);
-	bool discard_all;	       /* DISCARD at connect/helo */
+	bool discard_all;	    /* DISCARD at connect/helo */
 	char quarantine_all[65];    /* QUARANTINE at connect/helo: reason */
 	char quarantine_all_by[64]; /* and the filter that said so */
 };

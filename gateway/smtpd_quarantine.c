@@ -73,8 +73,8 @@ smtpd_hold_done(void *arg)
 	int rc = h->rc;
 
 	if (rc < 0)
-		pst_log(PST_LOG_ERR, "smtpd", "%s: quarantine: %s",
-			s->txn.qid, h->error);
+		pst_log(PST_LOG_ERR, "smtpd", "%s: quarantine: %s", s->txn.qid,
+			h->error);
 	else
 		pst_log(PST_LOG_INFO, "smtpd",
 			"%s: quarantined as %s, reason=%s", s->txn.qid, h->id,
@@ -83,8 +83,7 @@ smtpd_hold_done(void *arg)
 	if (!smtpd_relay_returned(s))
 		return;
 	if (rc < 0)
-		smtpd_reply(s, 451, "4.3.0",
-			    "Error: cannot queue the message");
+		smtpd_reply(s, 451, "4.3.0", "Error: cannot queue the message");
 	else
 		smtpd_hold_reply(s);
 	smtpd_txn_end(s);

@@ -413,8 +413,7 @@ pf_header_count(struct pf_txn *t)
 /* Field i: its name as written and its value unfolded, RFC 2047 words
  * decoded to UTF-8. */
 static inline int
-pf_header(struct pf_txn *t, size_t i, const char **name_r,
-	  const char **value_r)
+pf_header(struct pf_txn *t, size_t i, const char **name_r, const char **value_r)
 {
 	return PF_HOST_(t)->header(t, i, name_r, value_r);
 }
