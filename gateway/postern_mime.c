@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "cli_out.h"
 #include "mime.h"
 #include "utf8.h"
 
@@ -43,60 +44,6 @@ usage(void)
 
 /* ---- JSON ---- */
 
-/* A JSON string: control characters escaped, valid UTF-8 passed
- * through, any other byte as U+FFFD. */
-static void
-json_str(FILE *f, const char *s, size_t n)
-{
-	const unsigned char *u = (const unsigned char *)s;
-
-	putc('"', f);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = u[i];
-		size_t k;
-
-		switch (c) {
-		case '"':
-			fputs("\\\"", f);
-			continue;
-		case '\\':
-			fputs("\\\\", f);
-			continue;
-		case '\n':
-			fputs("\\n", f);
-			continue;
-		case '\r':
-			fputs("\\r", f);
-			continue;
-		case '\t':
-			fputs("\\t", f);
-			continue;
-		default:
-			break;
-		}
-		if (c < 0x20 || c == 0x7f) {
-			fprintf(f, "\\u%04x", c);
-		} else if (c < 0x80) {
-			putc(c, f);
-		} else if ((k = pst_utf8_seq_len(u + i, n - i)) > 0) {
-			fwrite(u + i, 1, k, f);
-			i += k - 1;
-		} else {
-			fputs("\\ufffd", f);
-		}
-	}
-	putc('"', f);
-}
-
-static void
-json_cstr_or_null(FILE *f, const char *s)
-{
-	if (s == NULL)
-		fputs("null", f);
-	else
-		json_str(f, s, strlen(s));
-}
-
 static bool
 is_container(const struct mime_part *p)
 {
@@ -108,21 +55,21 @@ static void
 json_part(FILE *f, const struct mime_part *p, long parent)
 {
 	fprintf(f, "{\"depth\": %u, \"type\": ", p->depth);
-	json_cstr_or_null(f, p->type);
+	cli_json_cstr(f, p->type);
 	fputs(", \"charset\": ", f);
-	json_cstr_or_null(f, p->charset);
+	cli_json_cstr(f, p->charset);
 	fputs(", \"encoding\": ", f);
-	json_cstr_or_null(f, p->encoding_name);
+	cli_json_cstr(f, p->encoding_name);
 	fputs(", \"disposition\": ", f);
-	json_cstr_or_null(f, p->disposition);
+	cli_json_cstr(f, p->disposition);
 	fputs(", \"filename\": ", f);
 	if (p->filename.p != NULL)
-		json_str(f, p->filename.p, p->filename.len);
+		cli_json_str(f, p->filename.p, p->filename.len);
 	else
 		fputs("null", f);
 	fputs(", \"filenames\": [", f);
 	for (const struct mime_filename *fn = p->filenames; fn; fn = fn->next) {
-		json_str(f, fn->name.p, fn->name.len);
+		cli_json_str(f, fn->name.p, fn->name.len);
 		if (fn->next != NULL)
 			fputs(", ", f);
 	}
@@ -151,7 +98,7 @@ json_defects(FILE *f, uint64_t defects)
 			continue;
 		if (!first)
 			fputs(", ", f);
-		json_cstr_or_null(f, mime_defect_name(MIME_D(k)));
+		cli_json_cstr(f, mime_defect_name(MIME_D(k)));
 		first = false;
 	}
 	putc(']', f);

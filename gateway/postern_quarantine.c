@@ -34,6 +34,7 @@
 #include <event2/thread.h>
 
 #include "arena.h"
+#include "cli_out.h"
 #include "log.h"
 #include "mime.h"
 #include "postern.h"
@@ -62,106 +63,6 @@ usage(void)
 }
 
 /* ---- output ---- */
-
-/* The code point of a bidirectional-formatting mark at u[0..k) (U+202A..
- * U+202E, U+2066..U+2069, U+200E, U+200F, U+061C: they reorder what a
- * terminal shows), or 0. */
-static unsigned
-bidi_mark(const unsigned char *u, size_t k)
-{
-	unsigned cp;
-
-	if (k == 2) {
-		cp = (unsigned)(u[0] & 0x1f) << 6 | (u[1] & 0x3f);
-		return cp == 0x061c ? cp : 0;
-	}
-	if (k != 3)
-		return 0;
-	cp = (unsigned)(u[0] & 0x0f) << 12 | (unsigned)(u[1] & 0x3f) << 6 |
-	     (u[2] & 0x3f);
-	if ((cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
-	    cp == 0x200e || cp == 0x200f)
-		return cp;
-	return 0;
-}
-
-/* s[0..n) for a terminal: controls, bidi marks and invalid UTF-8
- * escaped; tab kept when keep_tab. */
-static void
-text_out(FILE *f, const char *s, size_t n, bool keep_tab)
-{
-	const unsigned char *u = (const unsigned char *)s;
-
-	for (size_t i = 0; i < n; i++) {
-		size_t k;
-
-		if (u[i] == '\t' && keep_tab) {
-			putc('\t', f);
-		} else if (u[i] < 0x20 || u[i] == 0x7f || u[i] == '\\') {
-			fprintf(f, u[i] == '\\' ? "\\\\" : "\\x%02x", u[i]);
-		} else if (u[i] < 0x80) {
-			putc(u[i], f);
-		} else if ((k = pst_utf8_seq_len(u + i, n - i)) > 0) {
-			unsigned mark = bidi_mark(u + i, k);
-
-			if (mark != 0)
-				fprintf(f, "\\u%04x", mark);
-			else
-				fwrite(u + i, 1, k, f);
-			i += k - 1;
-		} else {
-			fprintf(f, "\\x%02x", u[i]);
-		}
-	}
-}
-
-static void
-text_cstr(FILE *f, const char *s)
-{
-	if (s != NULL)
-		text_out(f, s, strlen(s), false);
-}
-
-/* A JSON string: valid UTF-8 passed through, other bytes as U+FFFD. */
-static void
-json_str(FILE *f, const char *s, size_t n)
-{
-	const unsigned char *u = (const unsigned char *)s;
-
-	putc('"', f);
-	for (size_t i = 0; i < n; i++) {
-		size_t k;
-
-		if (u[i] == '"' || u[i] == '\\')
-			fprintf(f, "\\%c", u[i]);
-		else if (u[i] == '\n')
-			fputs("\\n", f);
-		else if (u[i] == '\r')
-			fputs("\\r", f);
-		else if (u[i] == '\t')
-			fputs("\\t", f);
-		else if (u[i] < 0x20 || u[i] == 0x7f)
-			fprintf(f, "\\u%04x", u[i]);
-		else if (u[i] < 0x80)
-			putc(u[i], f);
-		else if ((k = pst_utf8_seq_len(u + i, n - i)) > 0) {
-			fwrite(u + i, 1, k, f);
-			i += k - 1;
-		} else {
-			fputs("\\ufffd", f);
-		}
-	}
-	putc('"', f);
-}
-
-static void
-json_cstr(FILE *f, const char *s)
-{
-	if (s == NULL)
-		fputs("null", f);
-	else
-		json_str(f, s, strlen(s));
-}
 
 static void
 time_text(time_t t, char *buf, size_t size)
@@ -269,21 +170,21 @@ list_text(const struct quarantine_entry *e, const char *subject)
 	char when[64];
 
 	time_text(e->time, when, sizeof(when));
-	text_cstr(stdout, e->id);
+	cli_text_cstr(stdout, e->id);
 	printf("  %s  ", when);
-	text_cstr(stdout, e->reason);
+	cli_text_cstr(stdout, e->reason);
 	printf("  %" PRIu64 "  <", e->size);
-	text_cstr(stdout, e->from);
+	cli_text_cstr(stdout, e->from);
 	fputs("> ->", stdout);
 	for (size_t i = 0; i < e->nrcpt; i++) {
 		fputs(i ? ", <" : " <", stdout);
-		text_cstr(stdout, e->rcpts[i].addr);
+		cli_text_cstr(stdout, e->rcpts[i].addr);
 		putc('>', stdout);
 	}
 	fputs("  ", stdout);
 	if (subject != NULL) {
 		putc('"', stdout);
-		text_cstr(stdout, subject);
+		cli_text_cstr(stdout, subject);
 		putc('"', stdout);
 	} else {
 		fputs("(no subject)", stdout);
@@ -296,27 +197,27 @@ list_json(struct list_state *ls, const struct quarantine_entry *e,
 	  const char *subject)
 {
 	fputs(ls->any ? ",\n  {\"id\": " : "\n  {\"id\": ", stdout);
-	json_cstr(stdout, e->id);
+	cli_json_cstr(stdout, e->id);
 	printf(", \"time\": %lld, \"reason\": ", (long long)e->time);
-	json_cstr(stdout, e->reason);
+	cli_json_cstr(stdout, e->reason);
 	fputs(", \"reason_given\": ", stdout);
-	json_cstr(stdout, e->reason_given);
+	cli_json_cstr(stdout, e->reason_given);
 	fputs(", \"from\": ", stdout);
-	json_cstr(stdout, e->from);
+	cli_json_cstr(stdout, e->from);
 	fputs(", \"rcpts\": [", stdout);
 	for (size_t i = 0; i < e->nrcpt; i++) {
 		if (i > 0)
 			fputs(", ", stdout);
-		json_cstr(stdout, e->rcpts[i].addr);
+		cli_json_cstr(stdout, e->rcpts[i].addr);
 	}
 	fputs("], \"subject\": ", stdout);
-	json_cstr(stdout, subject);
+	cli_json_cstr(stdout, subject);
 	printf(", \"size\": %" PRIu64 ", \"qid\": ", e->size);
-	json_cstr(stdout, e->qid);
+	cli_json_cstr(stdout, e->qid);
 	fputs(", \"filter\": ", stdout);
-	json_cstr(stdout, e->filter);
+	cli_json_cstr(stdout, e->filter);
 	fputs(", \"text\": ", stdout);
-	json_cstr(stdout, e->text);
+	cli_json_cstr(stdout, e->text);
 	putc('}', stdout);
 }
 
@@ -330,7 +231,7 @@ list_one(void *arg, const struct quarantine_entry *e, const char *msg_path,
 	if (e == NULL) {
 		/* Reported on stderr; the others still listed. */
 		fputs("postern quarantine: ", stderr);
-		text_cstr(stderr, error);
+		cli_text_cstr(stderr, error);
 		putc('\n', stderr);
 		ls->damaged = true;
 		return 0;
@@ -400,47 +301,47 @@ show_envelope(struct pst_arena *arena, const struct quarantine_entry *e,
 
 	time_text(e->time, when, sizeof(when));
 	fputs("id:        ", stdout);
-	text_cstr(stdout, e->id);
+	cli_text_cstr(stdout, e->id);
 	fputs("\nqueue id:  ", stdout);
-	text_cstr(stdout, e->qid ? e->qid : "-");
+	cli_text_cstr(stdout, e->qid ? e->qid : "-");
 	printf("\ntime:      %s (%lld)\nreason:    ", when, (long long)e->time);
-	text_cstr(stdout, e->reason);
+	cli_text_cstr(stdout, e->reason);
 	if (e->reason_given != NULL) {
 		fputs(" (the filter said \"", stdout);
-		text_cstr(stdout, e->reason_given);
+		cli_text_cstr(stdout, e->reason_given);
 		fputs("\")", stdout);
 	}
 	fputs("\nfilter:    ", stdout);
-	text_cstr(stdout, e->filter ? e->filter : "-");
+	cli_text_cstr(stdout, e->filter ? e->filter : "-");
 	fputs("\nverdict:   ", stdout);
-	text_cstr(stdout, e->text ? e->text : "-");
+	cli_text_cstr(stdout, e->text ? e->text : "-");
 	fputs("\nclient:    ", stdout);
-	text_cstr(stdout, e->client_name ? e->client_name : "unknown");
+	cli_text_cstr(stdout, e->client_name ? e->client_name : "unknown");
 	putc('[', stdout);
-	text_cstr(stdout, e->client_addr ? e->client_addr : "");
+	cli_text_cstr(stdout, e->client_addr ? e->client_addr : "");
 	printf("]:%u helo=", e->client_port);
-	text_cstr(stdout, e->helo ? e->helo : "");
+	cli_text_cstr(stdout, e->helo ? e->helo : "");
 	if (e->proto != NULL) {
 		putc(' ', stdout);
-		text_cstr(stdout, e->proto);
+		cli_text_cstr(stdout, e->proto);
 	}
 	fputs(e->tls ? " TLS" : "", stdout);
 	fputs("\nfrom:      <", stdout);
-	text_cstr(stdout, e->from);
+	cli_text_cstr(stdout, e->from);
 	putc('>', stdout);
 	for (size_t i = 0; i < e->nrcpt; i++) {
 		const struct filter_rcpt *r = &e->rcpts[i];
 
 		fputs(i == 0 ? "\nto:        <" : "\n           <", stdout);
-		text_cstr(stdout, r->addr);
+		cli_text_cstr(stdout, r->addr);
 		putc('>', stdout);
 		if (r->notify != 0) {
 			fputs(" NOTIFY=", stdout);
-			text_cstr(stdout, notify_text(arena, r->notify));
+			cli_text_cstr(stdout, notify_text(arena, r->notify));
 		}
 		if (r->orcpt != NULL) {
 			fputs(" ORCPT=", stdout);
-			text_cstr(stdout, r->orcpt);
+			cli_text_cstr(stdout, r->orcpt);
 		}
 	}
 	fputs("\nparams:   ", stdout);
@@ -455,10 +356,10 @@ show_envelope(struct pst_arena *arena, const struct quarantine_entry *e,
 		      stdout);
 	if (e->envid != NULL) {
 		fputs(" ENVID=", stdout);
-		text_cstr(stdout, e->envid);
+		cli_text_cstr(stdout, e->envid);
 	}
 	printf("\nsize:      %" PRIu64 " bytes\nfile:      ", e->size);
-	text_cstr(stdout, msg_path);
+	cli_text_cstr(stdout, msg_path);
 	fputs("\n\n", stdout);
 }
 
@@ -480,7 +381,7 @@ show_headers(struct pst_arena *arena, const char *path)
 
 		if (n > 0 && s[n - 1] == '\r')
 			n--;
-		text_out(stdout, s, n, true);
+		cli_text_out(stdout, s, n, true);
 		putc('\n', stdout);
 		s = nl != NULL ? nl + 1 : end;
 	}
@@ -534,7 +435,7 @@ cmd_show(const char *dir, const char *id, bool raw)
 	}
 	if (quarantine_load(arena, dir, id, &e, &path, &error) < 0) {
 		fputs("postern quarantine: ", stderr);
-		text_cstr(stderr, error);
+		cli_text_cstr(stderr, error);
 		putc('\n', stderr);
 		pst_arena_free(&arena);
 		return 1;
@@ -716,15 +617,15 @@ cmd_release(const struct postern_settings *st, const char *id)
 		goto fail;
 	if (w.reply.code / 100 != 2) {
 		fputs("postern quarantine: ", stderr);
-		text_cstr(stderr, id);
+		cli_text_cstr(stderr, id);
 		fprintf(stderr, " not released: %u %s ", w.reply.code,
 			w.reply.enhanced);
-		text_cstr(stderr, w.reply.text);
+		cli_text_cstr(stderr, w.reply.text);
 		fputs(" (kept in the quarantine)\n", stderr);
 		goto out;
 	}
 	printf("released %s: %u %s ", id, w.reply.code, w.reply.enhanced);
-	text_cstr(stdout, w.reply.text);
+	cli_text_cstr(stdout, w.reply.text);
 	putc('\n', stdout);
 	pst_log(PST_LOG_INFO, "quarantine", "%s: released %s upstream: %u %s",
 		e.qid ? e.qid : "NOQUEUE", id, w.reply.code, w.reply.enhanced);
@@ -739,7 +640,7 @@ cmd_release(const struct postern_settings *st, const char *id)
 	goto out;
 fail:
 	fputs("postern quarantine: ", stderr);
-	text_cstr(stderr, error != NULL ? error : "out of memory");
+	cli_text_cstr(stderr, error != NULL ? error : "out of memory");
 	putc('\n', stderr);
 out:
 	pst_spool_free(&spool);
@@ -762,7 +663,7 @@ cmd_delete(const char *dir, const char *id)
 	}
 	if (quarantine_delete(arena, dir, id, &error) < 0) {
 		fputs("postern quarantine: ", stderr);
-		text_cstr(stderr, error);
+		cli_text_cstr(stderr, error);
 		putc('\n', stderr);
 		rc = 1;
 	} else {

@@ -43,6 +43,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "cli_out.h"
 #include "filter.h"
 #include "rules.h"
 #include "mime.h"
@@ -133,94 +134,6 @@ refused(const struct filter_outcome *out)
 }
 
 /* ---- output helpers ---- */
-
-/* The code point of a bidirectional-formatting mark at u[0..k) (U+202A..
- * U+202E, U+2066..U+2069, U+200E, U+200F, U+061C: they reorder what a
- * terminal shows), or 0. */
-static unsigned
-bidi_mark(const unsigned char *u, size_t k)
-{
-	unsigned cp;
-
-	if (k == 2) {
-		cp = (unsigned)(u[0] & 0x1f) << 6 | (u[1] & 0x3f);
-		return cp == 0x061c ? cp : 0;
-	}
-	if (k != 3)
-		return 0;
-	cp = (unsigned)(u[0] & 0x0f) << 12 | (unsigned)(u[1] & 0x3f) << 6 |
-	     (u[2] & 0x3f);
-	if ((cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
-	    cp == 0x200e || cp == 0x200f)
-		return cp;
-	return 0;
-}
-
-/* For a terminal: controls, bidi marks and invalid UTF-8 escaped. */
-static void
-text_out(FILE *f, const char *s)
-{
-	const unsigned char *u = (const unsigned char *)(s ? s : "");
-	size_t n = strlen((const char *)u);
-
-	for (size_t i = 0; i < n; i++) {
-		size_t k;
-
-		if (u[i] < 0x20 || u[i] == 0x7f || u[i] == '\\') {
-			fprintf(f, u[i] == '\\' ? "\\\\" : "\\x%02x", u[i]);
-		} else if (u[i] < 0x80) {
-			putc(u[i], f);
-		} else if ((k = pst_utf8_seq_len(u + i, n - i)) > 0) {
-			unsigned mark = bidi_mark(u + i, k);
-
-			if (mark != 0)
-				fprintf(f, "\\u%04x", mark);
-			else
-				fwrite(u + i, 1, k, f);
-			i += k - 1;
-		} else {
-			fprintf(f, "\\x%02x", u[i]);
-		}
-	}
-}
-
-/* A JSON string, or null: valid UTF-8 kept, other bytes as U+FFFD. */
-static void
-json_out(FILE *f, const char *s)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t n;
-
-	if (s == NULL) {
-		fputs("null", f);
-		return;
-	}
-	n = strlen(s);
-	putc('"', f);
-	for (size_t i = 0; i < n; i++) {
-		size_t k;
-
-		if (u[i] == '"' || u[i] == '\\')
-			fprintf(f, "\\%c", u[i]);
-		else if (u[i] == '\n')
-			fputs("\\n", f);
-		else if (u[i] == '\r')
-			fputs("\\r", f);
-		else if (u[i] == '\t')
-			fputs("\\t", f);
-		else if (u[i] < 0x20 || u[i] == 0x7f)
-			fprintf(f, "\\u%04x", u[i]);
-		else if (u[i] < 0x80)
-			putc(u[i], f);
-		else if ((k = pst_utf8_seq_len(u + i, n - i)) > 0) {
-			fwrite(u + i, 1, k, f);
-			i += k - 1;
-		} else {
-			fputs("\\ufffd", f);
-		}
-	}
-	putc('"', f);
-}
 
 /* ---- reading the message ---- */
 
@@ -653,16 +566,16 @@ text_outcome(const struct filter_outcome *o)
 		printf(" %u %s", o->code, o->enhanced);
 	if (o->text[0] != '\0') {
 		putc(' ', stdout);
-		text_out(stdout, o->text);
+		cli_text_cstr(stdout, o->text);
 	}
 	if (o->quarantine != NULL) {
 		fputs(" [reason ", stdout);
-		text_out(stdout, o->quarantine);
+		cli_text_cstr(stdout, o->quarantine);
 		putc(']', stdout);
 	}
 	if (o->filter != NULL) {
 		fputs(" (filter ", stdout);
-		text_out(stdout, o->filter);
+		cli_text_cstr(stdout, o->filter);
 		putc(')', stdout);
 	}
 	if (o->failed)
@@ -676,22 +589,22 @@ print_text(struct scan *sc)
 	size_t n;
 
 	fputs("message:    ", stdout);
-	text_out(stdout, sc->file);
+	cli_text_cstr(stdout, sc->file);
 	printf(" (%" PRIu64 " bytes)\nclient:     ",
 	       sc->spool ? pst_spool_size(sc->spool) : 0);
-	text_out(stdout, sc->ip);
+	cli_text_cstr(stdout, sc->ip);
 	fputs(sc->ip_default ? " (default)" : "", stdout);
 	fputs("\nhelo:       ", stdout);
-	text_out(stdout, sc->helo);
+	cli_text_cstr(stdout, sc->helo);
 	fputs(sc->helo_default ? " (default)" : "", stdout);
 	fputs("\nfrom:       <", stdout);
-	text_out(stdout, sc->from);
+	cli_text_cstr(stdout, sc->from);
 	putc('>', stdout);
 	if (sc->from_default)
 		printf(" (default: %s)", sc->from_source);
 	for (size_t i = 0; i < sc->nrcpt; i++) {
 		fputs(i == 0 ? "\nrcpt:       <" : "\n            <", stdout);
-		text_out(stdout, sc->rcpts[i]);
+		cli_text_cstr(stdout, sc->rcpts[i]);
 		putc('>', stdout);
 		if (sc->rcpt_default && i == 0)
 			printf(" (default: all of %s)", sc->rcpt_source);
@@ -703,7 +616,7 @@ print_text(struct scan *sc)
 		fputs(s->name, stdout);
 		if (s->arg != NULL) {
 			fputs(" <", stdout);
-			text_out(stdout, s->arg);
+			cli_text_cstr(stdout, s->arg);
 			putc('>', stdout);
 		}
 		fputs(": ", stdout);
@@ -721,7 +634,7 @@ print_text(struct scan *sc)
 			const struct scan_trace *t = &sc->traces[i];
 
 			printf("\n  %-7s ", t->stage);
-			text_out(stdout, t->rule);
+			cli_text_cstr(stdout, t->rule);
 			printf(" (%s:%u)%s: %s", t->file, t->line,
 			       t->shadow ? " [shadow]" : "",
 			       !t->evaluated ? "not evaluated"
@@ -733,7 +646,7 @@ print_text(struct scan *sc)
 					pst_arena_strndup(sc->arena, w, len);
 
 				fputs("\n      ", stdout);
-				text_out(stdout, line ? line : "");
+				cli_text_cstr(stdout, line ? line : "");
 				w += len;
 				if (*w == '\n')
 					w++;
@@ -748,16 +661,16 @@ print_text(struct scan *sc)
 
 		filter_ctx_result(ctx, i, &k, &v);
 		putc(' ', stdout);
-		text_out(stdout, k);
+		cli_text_cstr(stdout, k);
 		putc('=', stdout);
-		text_out(stdout, v);
+		cli_text_cstr(stdout, v);
 	}
 	printf("%s\nscore:      %g\ntags:      ", n ? "" : " (none)",
 	       filter_ctx_score(ctx));
 	n = filter_ctx_tag_count(ctx);
 	for (size_t i = 0; i < n; i++) {
 		putc(' ', stdout);
-		text_out(stdout, filter_ctx_tag(ctx, i));
+		cli_text_cstr(stdout, filter_ctx_tag(ctx, i));
 	}
 	fputs(n ? "\nheader edits:" : " (none)\nheader edits:", stdout);
 	n = filter_ctx_edit_count(ctx);
@@ -765,21 +678,21 @@ print_text(struct scan *sc)
 		const struct filter_header_edit *e = filter_ctx_edit(ctx, i);
 
 		fputs("\n  ", stdout);
-		text_out(stdout, e->op);
+		cli_text_cstr(stdout, e->op);
 		putc(' ', stdout);
-		text_out(stdout, e->name);
+		cli_text_cstr(stdout, e->name);
 		if (strcmp(e->op, "add") != 0)
 			printf("[%zu]", e->index);
 		if (e->value != NULL) {
 			fputs(": ", stdout);
-			text_out(stdout, e->value);
+			cli_text_cstr(stdout, e->value);
 		}
 	}
 	fputs(n ? "\nrecipients:" : " (none)\nrecipients:", stdout);
 	n = filter_ctx_rcpt_count(ctx);
 	for (size_t i = 0; i < n; i++) {
 		fputs(" <", stdout);
-		text_out(stdout, filter_ctx_rcpt(ctx, i)->addr);
+		cli_text_cstr(stdout, filter_ctx_rcpt(ctx, i)->addr);
 		putc('>', stdout);
 	}
 	fputs(n ? "\n" : " (none)\n", stdout);
@@ -789,19 +702,19 @@ static void
 json_outcome(const struct filter_outcome *o)
 {
 	fputs("\"verdict\": ", stdout);
-	json_out(stdout, verdict_name(o->verdict));
+	cli_json_cstr(stdout, verdict_name(o->verdict));
 	if (o->code != 0) {
 		printf(", \"code\": %u, \"enhanced\": ", o->code);
-		json_out(stdout, o->enhanced);
+		cli_json_cstr(stdout, o->enhanced);
 	} else {
 		fputs(", \"code\": null, \"enhanced\": null", stdout);
 	}
 	fputs(", \"text\": ", stdout);
-	json_out(stdout, o->text[0] ? o->text : NULL);
+	cli_json_cstr(stdout, o->text[0] ? o->text : NULL);
 	fputs(", \"filter\": ", stdout);
-	json_out(stdout, o->filter);
+	cli_json_cstr(stdout, o->filter);
 	fputs(", \"quarantine\": ", stdout);
-	json_out(stdout, o->quarantine);
+	cli_json_cstr(stdout, o->quarantine);
 	printf(", \"failed\": %s", o->failed ? "true" : "false");
 }
 
@@ -836,27 +749,27 @@ print_json(struct scan *sc)
 	size_t n;
 
 	fputs("{\"file\": ", stdout);
-	json_out(stdout, sc->file);
+	cli_json_cstr(stdout, sc->file);
 	printf(", \"size\": %" PRIu64 ",\n \"envelope\": {\"ip\": ",
 	       sc->spool ? pst_spool_size(sc->spool) : 0);
-	json_out(stdout, sc->ip);
+	cli_json_cstr(stdout, sc->ip);
 	fputs(", \"helo\": ", stdout);
-	json_out(stdout, sc->helo);
+	cli_json_cstr(stdout, sc->helo);
 	fputs(", \"from\": ", stdout);
-	json_out(stdout, sc->from);
+	cli_json_cstr(stdout, sc->from);
 	fputs(", \"rcpts\": [", stdout);
 	for (size_t i = 0; i < sc->nrcpt; i++) {
 		fputs(i ? ", " : "", stdout);
-		json_out(stdout, sc->rcpts[i]);
+		cli_json_cstr(stdout, sc->rcpts[i]);
 	}
 	fputs("], ", stdout);
 	json_defaulted(sc);
 	fputs("},\n \"stages\": [", stdout);
 	for (size_t i = 0; i < sc->nstages; i++) {
 		fputs(i ? ",\n  {\"stage\": " : "\n  {\"stage\": ", stdout);
-		json_out(stdout, sc->stages[i].name);
+		cli_json_cstr(stdout, sc->stages[i].name);
 		fputs(", \"arg\": ", stdout);
-		json_out(stdout, sc->stages[i].arg);
+		cli_json_cstr(stdout, sc->stages[i].arg);
 		fputs(", ", stdout);
 		json_outcome(&sc->stages[i].out);
 		putc('}', stdout);
@@ -870,9 +783,9 @@ print_json(struct scan *sc)
 
 		filter_ctx_result(ctx, i, &k, &v);
 		fputs(i ? ", " : "", stdout);
-		json_out(stdout, k);
+		cli_json_cstr(stdout, k);
 		fputs(": ", stdout);
-		json_out(stdout, v);
+		cli_json_cstr(stdout, v);
 	}
 	if (isfinite(score))
 		printf("},\n \"score\": %.17g, \"tags\": [", score);
@@ -881,7 +794,7 @@ print_json(struct scan *sc)
 	n = filter_ctx_tag_count(ctx);
 	for (size_t i = 0; i < n; i++) {
 		fputs(i ? ", " : "", stdout);
-		json_out(stdout, filter_ctx_tag(ctx, i));
+		cli_json_cstr(stdout, filter_ctx_tag(ctx, i));
 	}
 	fputs("],\n \"header_edits\": [", stdout);
 	n = filter_ctx_edit_count(ctx);
@@ -889,35 +802,35 @@ print_json(struct scan *sc)
 		const struct filter_header_edit *e = filter_ctx_edit(ctx, i);
 
 		fputs(i ? ",\n  {\"op\": " : "\n  {\"op\": ", stdout);
-		json_out(stdout, e->op);
+		cli_json_cstr(stdout, e->op);
 		fputs(", \"name\": ", stdout);
-		json_out(stdout, e->name);
+		cli_json_cstr(stdout, e->name);
 		fputs(", \"value\": ", stdout);
-		json_out(stdout, e->value);
+		cli_json_cstr(stdout, e->value);
 		printf(", \"index\": %zu}", e->index);
 	}
 	fputs("],\n \"rcpts\": [", stdout);
 	n = filter_ctx_rcpt_count(ctx);
 	for (size_t i = 0; i < n; i++) {
 		fputs(i ? ", " : "", stdout);
-		json_out(stdout, filter_ctx_rcpt(ctx, i)->addr);
+		cli_json_cstr(stdout, filter_ctx_rcpt(ctx, i)->addr);
 	}
 	fputs("],\n \"explain\": [", stdout);
 	for (size_t i = 0; sc->explain && i < sc->ntraces; i++) {
 		const struct scan_trace *t = &sc->traces[i];
 
 		fputs(i ? ",\n  {\"stage\": " : "\n  {\"stage\": ", stdout);
-		json_out(stdout, t->stage);
+		cli_json_cstr(stdout, t->stage);
 		fputs(", \"rule\": ", stdout);
-		json_out(stdout, t->rule);
+		cli_json_cstr(stdout, t->rule);
 		fputs(", \"file\": ", stdout);
-		json_out(stdout, t->file);
+		cli_json_cstr(stdout, t->file);
 		printf(", \"line\": %u, \"shadow\": %s, \"evaluated\": %s, "
 		       "\"matched\": %s, \"why\": ",
 		       t->line, t->shadow ? "true" : "false",
 		       t->evaluated ? "true" : "false",
 		       t->matched ? "true" : "false");
-		json_out(stdout, t->why);
+		cli_json_cstr(stdout, t->why);
 		putc('}', stdout);
 	}
 	fputs("]}\n", stdout);
