@@ -7,6 +7,7 @@ set -eu
 PACKAGES="build-essential autoconf automake libtool pkg-config
 libevent-dev libssl-dev libcmocka-dev libpcre2-dev libunbound-dev
 libopendkim-dev libopendmarc-dev libspf2-dev libmilter-dev publicsuffix
+libarchive-dev libmagic-dev clamav clamav-daemon
 clang clang-format libclang-rt-14-dev
 openssl ca-certificates python3 iproute2 util-linux procps
 postfix swaks dovecot-imapd dovecot-pop3d dovecot-lmtpd haproxy

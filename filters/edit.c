@@ -19,9 +19,15 @@
  * Authentication-Results field that claims our authserv-id (case-
  * insensitive) removed, as section 5 asks of a border MTA.
  *
+ * DKIM signing ("modify, then sign"): when the dkim filter marked the
+ * transaction, the header block is built in memory exactly as it will
+ * leave (edits and Authentication-Results included), signed together
+ * with the body (dkim_sign.c), and the DKIM-Signature fields go on top.
+ *
  * The body is copied unchanged in 64 KiB chunks: the message is never
- * held in memory.  Runs on the ctx's loop after FILTER_MESSAGE (or
- * anywhere, for postern scan); the ctx must be idle.
+ * held in memory (only, when signing, its header block).  Runs on the
+ * ctx's loop after FILTER_MESSAGE (or anywhere, for postern scan); the
+ * ctx must be idle.
  */
 #include "config.h"
 
@@ -36,6 +42,8 @@
 
 #define EDIT_CHUNK (64 * 1024)
 #define EDIT_AR_NAME "Authentication-Results"
+/* Largest header block we hold in memory to sign it. */
+#define EDIT_HOLD_MAX (32u << 20)
 
 /* ---- folding ---- */
 
@@ -155,7 +163,7 @@ filter_ctx_has_edits(const struct filter_ctx *ctx)
 		return false;
 	conf = ctx->chain->conf;
 	tx = ctx->tx;
-	if (tx->nedits > 0)
+	if (tx->nedits > 0 || tx->signer != NULL)
 		return true;
 	if (!edit_ar_enabled(conf))
 		return false;
@@ -235,18 +243,31 @@ edit_apply(struct edit_list *l, const struct filter_header_edit *e)
 
 struct edit_writer {
 	struct pst_spool *out;
-	struct pst_buf text; /* generated fields, flushed before copies */
-	char *chunk;	     /* EDIT_CHUNK bytes for copies */
-	char last;	     /* last byte written */
+	struct pst_buf *hold; /* when set: output goes here, not to out */
+	struct pst_buf text;  /* generated fields, flushed before copies */
+	char *chunk;	      /* EDIT_CHUNK bytes for copies */
+	char last;	      /* last byte written */
 	const char *error;
 };
+
+static int
+edit_put(struct edit_writer *w, const char *data, size_t len)
+{
+	if (w->hold == NULL)
+		return pst_spool_write(w->out, data, len, &w->error);
+	if (pst_buf_append(w->hold, data, len) < 0) {
+		w->error = "header block too large";
+		return -1;
+	}
+	return 0;
+}
 
 static int
 edit_flush(struct edit_writer *w)
 {
 	if (w->text.len == 0)
 		return 0;
-	if (pst_spool_write(w->out, w->text.data, w->text.len, &w->error) < 0)
+	if (edit_put(w, w->text.data, w->text.len) < 0)
 		return -1;
 	w->last = w->text.data[w->text.len - 1];
 	pst_buf_reset(&w->text);
@@ -269,7 +290,7 @@ edit_copy(struct edit_writer *w, struct pst_spool *src, uint64_t from,
 			w->error = "cannot read the message";
 			return -1;
 		}
-		if (pst_spool_write(w->out, w->chunk, (size_t)n, &w->error) < 0)
+		if (edit_put(w, w->chunk, (size_t)n) < 0)
 			return -1;
 		w->last = w->chunk[n - 1];
 		from += (uint64_t)n;
@@ -337,8 +358,13 @@ edit_header_end(const struct filter_tx *tx, uint64_t size, uint64_t *end_r,
 	return 0;
 }
 
+/* The header block as it leaves (and the empty line when the message
+ * lacks one before the rest); *end_r: where the rest of the spool, to
+ * be copied unchanged, starts; *blank_r: the rest starts with the
+ * message's own empty line. */
 static int
-edit_write(struct filter_ctx *ctx, struct edit_list *l, struct edit_writer *w)
+edit_write_head(struct filter_ctx *ctx, struct edit_list *l,
+		struct edit_writer *w, uint64_t *end_r, bool *blank_r)
 {
 	struct filter_tx *tx = ctx->tx;
 	uint64_t size = pst_spool_size(tx->spool), end;
@@ -382,7 +408,98 @@ edit_write(struct filter_ctx *ctx, struct edit_list *l, struct edit_writer *w)
 		w->error = "out of memory";
 		return -1;
 	}
-	return edit_copy(w, tx->spool, end, size);
+	*end_r = end;
+	*blank_r = blank;
+	return edit_flush(w);
+}
+
+static int
+edit_write(struct filter_ctx *ctx, struct edit_list *l, struct edit_writer *w)
+{
+	struct pst_spool *src = ctx->tx->spool;
+	uint64_t end;
+	bool blank;
+
+	if (edit_write_head(ctx, l, w, &end, &blank) < 0)
+		return -1;
+	return edit_copy(w, src, end, pst_spool_size(src));
+}
+
+/* The value of the one From field that leaves into b; false when there
+ * is none or more than one. */
+static bool
+edit_from(const struct edit_list *l, struct pst_buf *b)
+{
+	const struct edit_item *from = NULL;
+
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->v[i].deleted || strcasecmp(l->v[i].name, "From") != 0)
+			continue;
+		if (from != NULL)
+			return false;
+		from = &l->v[i];
+	}
+	if (from == NULL)
+		return false;
+	if (from->value != NULL)
+		return pst_buf_append_cstr(b, from->value) == 0;
+	return pst_buf_append(b, from->h->unfolded.p, from->h->unfolded.len) ==
+	       0;
+}
+
+/* Modify, then sign: the header block in memory, its DKIM-Signature
+ * fields computed over it and the body, then all of it out. */
+static int
+edit_write_signed(struct filter_ctx *ctx, struct edit_list *l,
+		  struct edit_writer *w)
+{
+	struct filter_tx *tx = ctx->tx;
+	uint64_t end, size = pst_spool_size(tx->spool);
+	struct pst_buf head, sigs, from;
+	bool blank;
+	int rc = -1;
+
+	pst_buf_init(&head, EDIT_HOLD_MAX);
+	pst_buf_init(&sigs, 0);
+	pst_buf_init(&from, FILTER_HEADER_VALUE_MAX);
+	w->hold = &head;
+	if (edit_write_head(ctx, l, w, &end, &blank) < 0)
+		goto done;
+	/* The empty line goes with the header block: the signer takes
+	 * the body to be what follows it. */
+	if (blank) {
+		char sep[2] = { 0, 0 };
+		size_t brk;
+
+		if (pst_spool_pread(tx->spool, sep,
+				    size - end < 2 ? (size_t)(size - end) : 2,
+				    end) < 1) {
+			w->error = "cannot read the message";
+			goto done;
+		}
+		brk = sep[0] == '\r' && sep[1] == '\n' ? 2 : 1;
+		if (edit_copy(w, tx->spool, end, end + brk) < 0)
+			goto done;
+		end += brk;
+	}
+	w->hold = NULL;
+	if (tx->signer->sign(tx->signer, tx->qid,
+			     edit_from(l, &from) ? from.data : NULL,
+			     head.data ? head.data : "", head.len, tx->spool,
+			     end, size, &sigs, &w->error) < 0)
+		goto done;
+	if ((sigs.len > 0 && edit_put(w, sigs.data, sigs.len) < 0) ||
+	    (head.len > 0 && edit_put(w, head.data, head.len) < 0))
+		goto done;
+	if (head.len > 0)
+		w->last = head.data[head.len - 1];
+	rc = edit_copy(w, tx->spool, end, size);
+done:
+	w->hold = NULL;
+	pst_buf_free(&head);
+	pst_buf_free(&sigs);
+	pst_buf_free(&from);
+	return rc;
 }
 
 int
@@ -446,7 +563,10 @@ filter_ctx_write_message(struct filter_ctx *ctx, struct pst_spool *out,
 		if (ar.len > 0)
 			edit_insert(&l, pos, EDIT_AR_NAME, ar.data);
 	}
-	rc = edit_write(ctx, &l, &w);
+	if (tx->signer != NULL)
+		rc = edit_write_signed(ctx, &l, &w);
+	else
+		rc = edit_write(ctx, &l, &w);
 	if (rc == 0)
 		rc = edit_flush(&w);
 	if (rc == 0)

@@ -60,8 +60,8 @@ struct pf_module {
 	unsigned def_size; /* def->size, capped to ours */
 	const struct filter_conf_entry *conf;
 	const struct filter_chain *chain; /* built-ins read chain->conf */
-	void *dlhandle; /* NULL for built-ins */
-	void *data;	/* pf_module_set_data */
+	void *dlhandle;			  /* NULL for built-ins */
+	void *data;			  /* pf_module_set_data */
 	struct pst_arena *arena;
 	/* the filter's options (the block's entries but module, timeout,
 	 * on_failure) and whether it read each, for the unknown-option
@@ -75,7 +75,7 @@ struct pf_module {
 	 * not to call at all, and stages to call on the loop although the
 	 * filter is not NONBLOCKING.  Bits (1u << enum filter_stage). */
 	unsigned stages_off, stages_inline;
-	bool inited;	   /* init succeeded: fini is due */
+	bool inited; /* init succeeded: fini is due */
 };
 
 struct filter_chain {
@@ -159,6 +159,8 @@ struct filter_tx {
 	struct filter_header_edit *edits;
 	size_t nedits, edits_cap;
 	const char *accepted_by; /* PF_ACCEPT at mail/rcpt/message */
+	/* Set by the dkim filter at message: sign what leaves. */
+	const struct filter_signer *signer;
 };
 
 /* The work item of a ctx (one at a time). */
@@ -197,7 +199,7 @@ struct filter_ctx {
 	struct pst_workq *workq;	/* NULL: everything runs inline */
 	struct filter_ctx *prev, *next; /* every live ctx */
 	struct pst_arena *arena;	/* session lifetime */
-	struct pf_txn *txns; /* one per module, on arena */
+	struct pf_txn *txns;		/* one per module, on arena */
 
 	/* session (loop) */
 	struct filter_client client;
@@ -293,6 +295,24 @@ int filter_call(struct filter_ctx *ctx, struct pf_module *m,
 struct pst_buf;
 int filter_edit_format_field(struct pst_buf *buf, const char *name,
 			     const char *value);
+
+/* What the dkim filter leaves on a transaction (at message, for a
+ * trusted client) so that filter_ctx_write_message() has the message
+ * signed exactly as it leaves; implemented in dkim_sign.c, called
+ * through the pointer so that edit.c needs no libopendkim. */
+struct pst_spool;
+struct filter_signer {
+	/* Append the signature fields (CRLF-terminated, folded) for
+	 * header block hdr as it leaves, its empty line included when it
+	 * has one, and body src[body, end).  from: the value of the one
+	 * From field (NULL: none, or several).  Appends nothing when no key
+	 * covers From's domain or the message cannot be signed (logged).
+	 * 0, or -1 with *error_r (out of memory, the spool unreadable). */
+	int (*sign)(const struct filter_signer *s, const char *qid,
+		    const char *from, const char *hdr, size_t hdr_len,
+		    struct pst_spool *src, uint64_t body, uint64_t end,
+		    struct pst_buf *out, const char **error_r);
+};
 
 /* builtin.c */
 const struct postern_filter *filter_builtin_find(const char *name);

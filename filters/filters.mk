@@ -40,8 +40,8 @@ tests/filters/nosym.so: $(srcdir)/tests/filters/bad.c \
 MOSTLYCLEANFILES = $(FILTERS_TEST_SO)
 
 ## Layering: the chain's tests need nothing above filters/.
-FILTERS_TEST_LDADD = libpstfilters.a libpstmail.a libpstutil.a \
-	$(LIBEVENT_LIBS) $(OPENSSL_LIBS) $(PTHREAD_LIBS) $(DL_LIBS) \
+FILTERS_TEST_LDADD = libpstfilters.a libpstrules.a libpstmail.a libpstutil.a \
+	$(FILTERS_DEP_LIBS) $(LIBEVENT_LIBS) $(OPENSSL_LIBS) $(PTHREAD_LIBS) $(DL_LIBS) \
 	$(CMOCKA_LIBS)
 FILTERS_TEST_CPPFLAGS = $(FILTERS_CPPFLAGS) $(CMOCKA_CFLAGS) \
 	$(LIBEVENT_CFLAGS) -DTEST_FILTERS_DIR='"$(abs_builddir)/tests/filters"'
