@@ -65,7 +65,11 @@ unit() {
 	p=$(awk '/^# PASS:/ {print $3}' "$log" 2>/dev/null)
 	f=$(awk '/^# (FAIL|ERROR|XPASS):/ {s += $3} END {print s + 0}' "$log" 2>/dev/null)
 	[ -n "$p" ] || { p=0; f=$((f + 1)); tail -n 30 "$dir/check.log"; }
-	[ "$f" -gt 0 ] && grep -E '^(FAIL|ERROR)' "$dir/check.log"
+	if [ "$f" -gt 0 ]; then
+		grep -E '^(FAIL|ERROR)' "$dir/check.log"
+		# the failing programs' own output, for the CI record
+		grep -vE '^(ok|PASS|SKIP) ' "$log" | tail -n 60
+	fi
 	count "unit ($dir)" "$p" "$f"
 }
 

@@ -498,6 +498,7 @@ struct many_ctx {
 	struct pst_spool *spool;
 	int n;
 	int failed;
+	char first_error[256]; /* what went wrong, for the failure message */
 };
 
 static void *
@@ -511,8 +512,10 @@ deliver_many(void *arg)
 		const char *name, *error;
 
 		if (maildir_deliver(arena, c->dir, "s@y.net", &rcpt, 1,
-				    c->spool, &name, &error) != 0)
-			c->failed++;
+				    c->spool, &name, &error) != 0 &&
+		    c->failed++ == 0)
+			snprintf(c->first_error, sizeof(c->first_error), "%s",
+				 error);
 		pst_arena_free(&arena);
 	}
 	return NULL;
@@ -524,25 +527,28 @@ static void
 test_unique_names(void **state)
 {
 	struct pst_spool *spool = spool_from("x\r\n", 3, 4096);
-	struct many_ctx seq = { md_path("many-seq"), spool, 1000, 0 };
+	struct many_ctx seq = { md_path("many-seq"), spool, 1000, 0, "" };
 	struct many_ctx par[4];
 	pthread_t th[4];
 
 	(void)state;
 	deliver_many(&seq);
-	assert_int_equal(seq.failed, 0);
+	if (seq.failed != 0)
+		fail_msg("%d failed: %s", seq.failed, seq.first_error);
 	assert_int_equal(dir_entries(seq.dir, "new", NULL, 0), 1000);
 	assert_int_equal(dir_entries(seq.dir, "tmp", NULL, 0), 0);
 
 	for (int i = 0; i < 4; i++) {
-		par[i] =
-			(struct many_ctx){ md_path("many-par"), spool, 250, 0 };
+		par[i] = (struct many_ctx){ md_path("many-par"), spool, 250, 0,
+					    "" };
 		assert_int_equal(
 			pthread_create(&th[i], NULL, deliver_many, &par[i]), 0);
 	}
 	for (int i = 0; i < 4; i++) {
 		pthread_join(th[i], NULL);
-		assert_int_equal(par[i].failed, 0);
+		if (par[i].failed != 0)
+			fail_msg("thread %d: %d failed: %s", i, par[i].failed,
+				 par[i].first_error);
 	}
 	assert_int_equal(dir_entries(md_path("many-par"), "new", NULL, 0),
 			 1000);
