@@ -35,34 +35,11 @@ ip link set lo mtu 1500 up || exit 1
 sysctl -q -w net.ipv4.ip_local_port_range="1024 65000" 2>/dev/null
 T=$(mktemp -d /tmp/postern-bench-auth.XXXXXX) || exit 1
 chmod 755 "$T"
-PIDS=()
-cleanup()
-{
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	umount "$T/fs" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-fail() { echo "auth_filters.sh: FAILED: $*" >&2; echo "SUMMARY auth_filters: FAILED ($*)"; exit 1; }
-
+. "$(dirname "$0")/lib.sh"
+bench_init auth_filters.sh
 for p in dnsmasq opendkim-testmsg openssl smtp-source; do
 	command -v "$p" >/dev/null || fail "$p not installed"
 done
-free_port()
-{
-	python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_port()
-{
-	for _ in $(seq 100); do
-		kill -0 "$2" 2>/dev/null || return 1
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 mkdir -p "$T/fs"
 mount -t tmpfs -o "size=$(( N * 3 * 16384 / 1048576 + 256 ))m,mode=755" bench "$T/fs" ||

@@ -25,6 +25,7 @@ import unittest
 from harness import (ARTIFACTS, POSTERND, RawSMTP, UpstreamSink,
                      UpstreamTest, _track, free_port, have_program,
                      is_listening, make_dir, message, program, wait_until)
+from dns_peer import Dnsmasq, txt_record
 from test_filters import build_filter, filter_block, headers_of
 
 DOMAIN = "postern.example"
@@ -115,62 +116,19 @@ def _uid(user):
     return pwd.getpwnam(user).pw_uid
 
 
-class KeyDNS:
-    """dnsmasq on 127.0.0.1:PORT answering for the keys (TXT records cut
-    into 255-byte strings); nothing is forwarded anywhere."""
+class KeyDNS(Dnsmasq):
+    """dnsmasq on 127.0.0.1:PORT answering for the keys; nothing is
+    forwarded anywhere."""
 
     def __init__(self, records):
-        self.dir = make_dir("dkimdns.")
-        self.port = free_port()
-        self.conf = os.path.join(self.dir, "dnsmasq.conf")
-        self.log = os.path.join(self.dir, "dnsmasq.log")
         lines = ["no-resolv", "no-hosts", "no-poll",
                  "listen-address=127.0.0.1", "bind-interfaces",
                  "local=/example/", "local=/example.com/", "log-queries"]
-        for name, txt in sorted(records.items()):
-            parts = [txt[i:i + 255] for i in range(0, len(txt), 255)]
-            lines.append("txt-record=%s,%s" % (
-                name, ",".join('"%s"' % p for p in parts)))
-        with open(self.conf, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        self.proc = None
-        ARTIFACTS.append(("dnsmasq log", self.log))
-
-    def start(self):
-        if is_listening(self.port):
-            raise AssertionError("port %d is already in use" % self.port)
-        self.proc = _track(subprocess.Popen(
-            [program("dnsmasq"), "--keep-in-foreground",
-             "--conf-file=" + self.conf, "--port=%d" % self.port,
-             "--pid-file=" + os.path.join(self.dir, "dnsmasq.pid"),
-             "--log-facility=" + self.log],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE))
-
-        def ready():
-            if self.proc.poll() is not None:
-                raise AssertionError("dnsmasq exited: %s"
-                                     % self.proc.stderr.read())
-            return is_listening(self.port)
-        wait_until(ready, 10, what="dnsmasq on port %d" % self.port)
-        return self
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        lines += [txt_record(n, t) for n, t in sorted(records.items())]
+        super().__init__(lines, prefix="dkimdns.")
 
     def queries(self, name):
-        try:
-            with open(self.log) as f:
-                return sum(1 for ln in f
-                           if "query[TXT] %s from" % name in ln)
-        except FileNotFoundError:
-            return 0
+        return super().queries(name, "TXT")
 
 
 class OpenDKIM:

@@ -21,9 +21,8 @@ import time
 
 import unittest
 
-from harness import (ARTIFACTS, PosterndTest, _track, free_port,
-                     have_program, is_listening, make_dir, program,
-                     wait_until)
+from dns_peer import Dnsmasq
+from harness import PosterndTest, have_program
 
 SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 ZONE = os.path.join(SRC, "tests", "data", "dns", "auth-zone.conf")
@@ -36,57 +35,12 @@ txt-record=why.expl.spf.test,"%{i} may not send for %{d}"
 """
 
 
-class AuthDNS:
+class AuthDNS(Dnsmasq):
     """dnsmasq on 127.0.0.1:PORT serving auth-zone.conf and extra (more
     dnsmasq config lines); nothing is forwarded anywhere."""
 
     def __init__(self, extra=""):
-        self.dir = make_dir("dnsmasq.")
-        self.port = free_port()
-        self.extra = os.path.join(self.dir, "extra.conf")
-        with open(self.extra, "w") as f:
-            f.write(extra)
-        self.log = os.path.join(self.dir, "dnsmasq.log")
-        self.proc = None
-        ARTIFACTS.append(("dnsmasq log", self.log))
-
-    def start(self):
-        if is_listening(self.port):
-            raise AssertionError("port %d is already in use" % self.port)
-        self.proc = _track(subprocess.Popen(
-            [program("dnsmasq"), "--keep-in-foreground",
-             "--conf-file=" + ZONE, "--conf-file=" + self.extra,
-             "--port=%d" % self.port,
-             "--pid-file=" + os.path.join(self.dir, "dnsmasq.pid"),
-             "--log-facility=" + self.log],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE))
-
-        def ready():
-            if self.proc.poll() is not None:
-                raise AssertionError("dnsmasq exited: %s"
-                                     % self.proc.stderr.read())
-            return is_listening(self.port)
-        wait_until(ready, 10, what="dnsmasq on port %d" % self.port)
-        return self
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-    def queries(self, name):
-        """How many queries for name dnsmasq logged."""
-        try:
-            with open(self.log) as f:
-                return sum(1 for ln in f if " %s from " % name in ln
-                           and "query[" in ln)
-        except FileNotFoundError:
-            return 0
+        super().__init__(extra.splitlines(), conf_files=[ZONE])
 
 
 def auth_results(msg):
