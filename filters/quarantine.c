@@ -55,6 +55,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ascii.h"
 #include "arena.h"
 #include "buf.h"
 #include "quarantine.h"
@@ -188,18 +189,6 @@ quar_put_value(struct pst_buf *b, const char *s)
 	return 0;
 }
 
-static int
-quar_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Undo quar_put_value on s[0..len): 0 with *out_r (NULL for "-"), or -1
  * for a bad escape, a raw byte that should have been escaped, or NUL. */
 static int
@@ -219,8 +208,8 @@ quar_get_value(struct pst_arena *arena, const char *s, size_t len,
 		unsigned char c = (unsigned char)*s;
 
 		if (c == '%') {
-			int hi = len >= 3 ? quar_hexval(s[1]) : -1;
-			int lo = hi >= 0 ? quar_hexval(s[2]) : -1;
+			int hi = len >= 3 ? pst_hexval(s[1]) : -1;
+			int lo = hi >= 0 ? pst_hexval(s[2]) : -1;
 
 			if (lo < 0 || (hi == 0 && lo == 0))
 				return -1;

@@ -26,6 +26,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include "ascii.h"
 #include "limits.h"
 #include "log.h"
 #include "proxy.h"
@@ -183,18 +184,6 @@ struct xclient_req {
 	char login[XCLIENT_VALUE_MAX + 1]; /* "": [UNAVAILABLE] */
 };
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10; /* Postfix takes lower case too */
-	return -1;
-}
-
 /* xtext (RFC 3461 section 4) into out[size], NUL-terminated; the
  * decoded length in *len_r.  -1: empty, malformed or too long. */
 static int
@@ -213,8 +202,8 @@ xclient_xtext(struct pst_str v, char *out, size_t size, size_t *len_r)
 			int hi, lo;
 
 			if (v.len - i < 3 ||
-			    (hi = hexval((unsigned char)v.p[i + 1])) < 0 ||
-			    (lo = hexval((unsigned char)v.p[i + 2])) < 0)
+			    (hi = pst_hexval((unsigned char)v.p[i + 1])) < 0 ||
+			    (lo = pst_hexval((unsigned char)v.p[i + 2])) < 0)
 				return -1;
 			out[n++] = (char)(hi << 4 | lo);
 			i += 2;

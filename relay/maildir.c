@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ascii.h"
 #include "arena.h"
 #include "maildir.h"
 #include "spool.h"
@@ -211,18 +212,6 @@ maildir_prepare(struct pst_arena *arena, const char *path, uid_t uid, gid_t gid,
 	return 0;
 }
 
-static int
-maildir_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 const char *
 maildir_orcpt_decode(struct pst_arena *arena, const char *orcpt)
 {
@@ -241,8 +230,8 @@ maildir_orcpt_decode(struct pst_arena *arena, const char *orcpt)
 		unsigned char c = (unsigned char)*s;
 
 		if (c == '+') {
-			int hi = maildir_hexval(s[1]);
-			int lo = hi < 0 ? -1 : maildir_hexval(s[2]);
+			int hi = pst_hexval(s[1]);
+			int lo = hi < 0 ? -1 : pst_hexval(s[2]);
 
 			if (lo < 0)
 				return NULL;

@@ -12,6 +12,7 @@
 
 #include <string.h>
 
+#include "ascii.h"
 #include "rules_lex.h"
 
 void
@@ -103,18 +104,6 @@ fail(struct rules_lexer *lx, struct rules_token *t, const char *hint,
 	rules_error(lx->c, &t->loc, hint, "%s", msg);
 }
 
-static int
-hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 static void
 lex_string(struct rules_lexer *lx, struct rules_token *t)
 {
@@ -167,10 +156,10 @@ lex_string(struct rules_lexer *lx, struct rules_token *t)
 				v = '\r';
 				break;
 			case 'x':
-				if (hexval(ahead(lx, 2)) >= 0 &&
-				    hexval(ahead(lx, 3)) >= 0) {
-					v = hexval(ahead(lx, 2)) * 16 +
-					    hexval(ahead(lx, 3));
+				if (pst_hexval(ahead(lx, 2)) >= 0 &&
+				    pst_hexval(ahead(lx, 3)) >= 0) {
+					v = pst_hexval(ahead(lx, 2)) * 16 +
+					    pst_hexval(ahead(lx, 3));
 					advance(lx);
 					advance(lx);
 				}
