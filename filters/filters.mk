@@ -5,7 +5,8 @@ FILTERS_SOURCES = \
 	filters/filter.h filters/filter_int.h \
 	filters/chain.c filters/run.c filters/ctx.c filters/edit.c \
 	filters/builtin.c \
-	filters/quarantine.c filters/quarantine.h
+	filters/quarantine.c filters/quarantine.h filters/quarantine_int.h \
+	filters/quarantine_envelope.c
 FILTERS_UNIT_TESTS = tests/unit/test_filter_chain tests/unit/test_filter_ctx \
 	tests/unit/test_filter_edit tests/unit/test_quarantine
 FILTERS_FUZZ_TARGETS =
