@@ -1030,11 +1030,16 @@ static const struct default_case default_cases[] = {
 	D("default: DMARC reject",
 	  "fired=dmarc_reject terminal=reject 550 5.7.1 [Rejected by the "
 	  "DMARC policy of the sender's domain]",
-	  .ip = "192.0.2.1", .dmarc = "fail", .policy = "reject"),
+	  .ip = "192.0.2.1", .dmarc = "fail", .policy = "reject",
+	  .results = { { "dmarc.disposition", "reject" } }),
+	D("default: DMARC fails, the disposition says none",
+	  "fired=", .ip = "192.0.2.1", .dmarc = "fail", .policy = "reject",
+	  .results = { { "dmarc.disposition", "none" } }),
 	D("default: DMARC quarantine",
 	  "fired=dmarc_quarantine terminal=quarantine [DMARC policy "
 	  "quarantine]",
-	  .ip = "192.0.2.1", .dmarc = "fail", .policy = "quarantine"),
+	  .ip = "192.0.2.1", .dmarc = "fail", .policy = "quarantine",
+	  .results = { { "dmarc.disposition", "quarantine" } }),
 	D("default: oversized",
 	  "fired=oversized terminal=reject 552 5.3.4 [Message too big]",
 	  .size = 60.0 * 1024 * 1024),
