@@ -25,7 +25,7 @@
 
 #include "arena.h"
 #include "filter.h"
-#include "limits.h"
+#include "conn_limits.h"
 #include "log.h"
 #include "relay.h"
 #include "server.h"
@@ -297,6 +297,7 @@ main(int argc, char **argv)
 	pst_log_init(foreground || test_only);
 
 	if (settings_load(path, &st, &error) < 0 ||
+	    settings_require_gateway(st, &error) < 0 ||
 	    check_user(st, &error) < 0 ||
 	    (test_only &&
 	     relay_new(st->arena, &st->relay, NULL, &error) == NULL)) {

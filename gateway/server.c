@@ -15,8 +15,9 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include "limits.h"
+#include "conn_limits.h"
 #include "log.h"
+#include "mbox.h"
 #include "net.h"
 #include "relay.h"
 #include "server.h"
@@ -55,6 +56,7 @@ server_bind(struct server *server, const char **error_r)
 {
 	const struct smtpd_settings *smtp = &server->settings->smtp;
 	unsigned n = (unsigned)server->settings->threads;
+	const struct mailbox_settings *mbox;
 
 	if (n == 0) {
 		long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -67,6 +69,11 @@ server_bind(struct server *server, const char **error_r)
 		return -1;
 	}
 	server->nworkers = n;
+	mbox = &server->settings->mailbox;
+	server->mbox = mbox_server_new(mbox, error_r);
+	if (server->mbox == NULL &&
+	    (mbox->imap.configured || mbox->pop3.configured))
+		return -1;
 	for (unsigned i = 0; i < n; i++) {
 		struct worker *w = &server->workers[i];
 
@@ -99,6 +106,9 @@ server_bind(struct server *server, const char **error_r)
 				return -1;
 			}
 		}
+		if (server->mbox != NULL &&
+		    mbox_worker_bind(server->mbox, w, &w->mbox, error_r) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -182,6 +192,7 @@ server_close_listeners(struct worker *w)
 		w->listeners[j] = NULL;
 		w->listen_fds[j] = -1;
 	}
+	mbox_worker_close_listeners(w->mbox);
 }
 
 static void
@@ -222,6 +233,7 @@ server_worker_stop(evutil_socket_t fd, short what, void *arg)
 		next = smtpd_session_next(s);
 		smtpd_session_drain(s);
 	}
+	mbox_worker_drain(w->mbox);
 	if (w->nsessions == 0)
 		event_base_loopexit(w->base, NULL);
 }
@@ -268,6 +280,8 @@ server_start(struct server *server, const char **error_r)
 			evconnlistener_set_error_cb(w->listeners[j],
 						    server_accept_error);
 		}
+		if (w->mbox != NULL && mbox_worker_listen(w->mbox, error_r) < 0)
+			return -1;
 	}
 	for (unsigned i = 0; i < server->nworkers; i++) {
 		struct worker *w = &server->workers[i];
@@ -299,6 +313,7 @@ server_free(struct server *server)
 
 		if (w->listeners != NULL)
 			server_close_listeners(w);
+		mbox_worker_free(&w->mbox);
 		if (w->stop_event != NULL)
 			event_free(w->stop_event);
 		if (w->deadline != NULL)
@@ -316,4 +331,5 @@ server_free(struct server *server)
 	}
 	free(server->workers);
 	server->workers = NULL;
+	mbox_server_free(&server->mbox);
 }

@@ -21,6 +21,8 @@ struct event;
 struct event_base;
 struct evconnlistener;
 struct limits;
+struct mbox_server;
+struct mbox_worker;
 struct pst_workq;
 struct relay;
 struct smtpd_session;
@@ -35,7 +37,8 @@ struct worker {
 	struct event *stop_event;	/* posted by the main thread */
 	struct event *deadline;		/* shutdown_timeout after stop */
 	struct smtpd_session *sessions; /* doubly linked, for shutdown */
-	unsigned nsessions;
+	unsigned nsessions;		/* SMTP, IMAP and POP3 sessions */
+	struct mbox_worker *mbox;	/* IMAP/POP3 listeners, or NULL */
 	bool draining;
 };
 
@@ -45,6 +48,7 @@ struct server {
 	struct pst_workq *workq;	/* maildir deliveries, quarantine */
 	struct pst_workq *filter_workq; /* filter calls */
 	struct limits *limits;
+	struct mbox_server *mbox; /* IMAP/POP3, NULL when not configured */
 	struct worker *workers;
 	unsigned nworkers;
 	unsigned nstarted; /* threads running */

@@ -24,7 +24,7 @@
 #include <openssl/ssl.h>
 
 #include "arena.h"
-#include "limits.h"
+#include "conn_limits.h"
 #include "postern/filter.h"
 #include "log.h"
 #include "smtp_reply.h"

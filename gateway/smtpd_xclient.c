@@ -27,7 +27,7 @@
 #include <event2/bufferevent.h>
 
 #include "ascii.h"
-#include "limits.h"
+#include "conn_limits.h"
 #include "log.h"
 #include "proxy.h"
 #include "smtp_addr.h"

@@ -1,10 +1,10 @@
 /*
- * limits.h - connection counts in total and per client address, shared
+ * conn_limits.h - connection counts in total and per client address, shared
  * by every event loop of posternd.  Thread-safe (one mutex; the critical
  * sections are a hash lookup).
  */
-#ifndef GATEWAY_LIMITS_H
-#define GATEWAY_LIMITS_H
+#ifndef GATEWAY_CONN_LIMITS_H
+#define GATEWAY_CONN_LIMITS_H
 
 #include <sys/socket.h>
 

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <netinet/in.h>
 
-#include "limits.h"
+#include "conn_limits.h"
 
 #define LIMITS_BUCKETS 4096
 
