@@ -988,3 +988,16 @@ filter_base_free(const struct filter_chain *chain, struct event_base *base)
 		free(ctx);
 	}
 }
+
+bool
+filter_base_busy(struct event_base *base)
+{
+	bool busy = false;
+
+	pthread_mutex_lock(&filter_live_lock);
+	for (struct filter_ctx *ctx = filter_live; ctx != NULL && !busy;
+	     ctx = ctx->next)
+		busy = ctx->base == base;
+	pthread_mutex_unlock(&filter_live_lock);
+	return busy;
+}
