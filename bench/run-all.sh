@@ -18,7 +18,8 @@ OUT=$(mktemp /tmp/postern-bench-all.XXXXXX) || exit 1
 trap 'rm -f "$OUT"' EXIT
 
 rc=0
-for b in throughput.sh idle_sessions.py big_message.py filter_chain.sh auth_filters.sh; do
+for b in throughput.sh idle_sessions.py big_message.py filter_chain.sh auth_filters.sh attachment.sh \
+	milter.sh mailbox_proxy.sh; do
 	echo "=== $b"
 	case $b in
 	*.sh) cmd=(bash "$HERE/$b") ;;

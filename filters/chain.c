@@ -35,6 +35,7 @@ filter_conf_defaults(struct filter_conf *conf)
 	conf->threads = 16;
 	conf->auth_results = true;
 	conf->quarantine_dir = "/var/lib/postern/quarantine";
+	conf->spool_memory = 4u << 20;
 	/* 0/NULL: the reply of a relayed message ("250 2.0.0 Ok: queued
 	 * as QID"), so the client cannot tell. */
 	conf->quarantine_code = 0;

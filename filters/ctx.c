@@ -25,6 +25,7 @@
 #include "filter_int.h"
 #include "log.h"
 #include "mime_header.h"
+#include "rewrite.h"
 #include "smtp_addr.h"
 #include "smtp_reply.h"
 #include "spool.h"
@@ -1315,6 +1316,63 @@ host_quarantine(struct pf_txn *t, const char *reason)
 	return 0;
 }
 
+/* ---- host functions: body rewriting ---- */
+
+static unsigned
+host_part_index(const struct pf_part *p)
+{
+	return p != NULL ? part_of(p)->index : 0;
+}
+
+/* The plan of the message being filtered, made on first use. */
+static struct filter_tx *
+host_rewrite_tx(struct pf_txn *t, const char *text)
+{
+	struct filter_tx *tx = host_message(t);
+
+	if (tx == NULL || tx->root == NULL || !rewrite_text_valid(text))
+		return NULL;
+	if (tx->rewrite == NULL)
+		tx->rewrite = rewrite_plan_new(tx->arena);
+	return tx->rewrite != NULL ? tx : NULL;
+}
+
+static int
+host_part_replace(struct pf_txn *t, unsigned index, const char *notice)
+{
+	struct filter_tx *tx = host_rewrite_tx(t, notice);
+	const struct mime_part *p;
+	const char *error = NULL;
+
+	if (tx == NULL)
+		return -1;
+	for (p = tx->root; p != NULL && p->index != index;
+	     p = mime_part_next(p))
+		;
+	if (p == NULL)
+		return -1;
+	if (filter_rewrite_keep(t->ctx, tx, t->module->conf->name, &error) <
+	    0) {
+		pst_log(PST_LOG_ERR, "filter",
+			"%s: filter %s: cannot keep the original: %s", tx->qid,
+			t->module->conf->name, error);
+		return -1;
+	}
+	return rewrite_plan_replace(tx->rewrite, index, notice);
+}
+
+static int
+host_banner_add(struct pf_txn *t, int where, const char *text)
+{
+	struct filter_tx *tx = host_rewrite_tx(t, text);
+
+	if (tx == NULL || (where != PF_BANNER_TOP && where != PF_BANNER_BOTTOM))
+		return -1;
+	return rewrite_plan_banner(
+		tx->rewrite,
+		where == PF_BANNER_TOP ? REWRITE_TOP : REWRITE_BOTTOM, text);
+}
+
 static void __attribute__((format(printf, 3, 0)))
 host_log(struct pf_txn *t, int level, const char *fmt, va_list ap)
 {
@@ -1408,6 +1466,9 @@ const struct pf_host filter_host = {
 	.reply = host_reply,
 	.quarantine = host_quarantine,
 	.log = host_log,
+	.part_index = host_part_index,
+	.part_replace = host_part_replace,
+	.banner_add = host_banner_add,
 };
 
 void

@@ -25,9 +25,12 @@
  * with the body (dkim_sign.c), and the DKIM-Signature fields go on top.
  *
  * The body is copied unchanged in 64 KiB chunks: the message is never
- * held in memory (only, when signing, its header block).  Runs on the
- * ctx's loop after FILTER_MESSAGE (or anywhere, for postern scan); the
- * ctx must be idle.
+ * held in memory (only, when signing, its header block).  When filters
+ * replaced parts or added banners (rewrite.c), the body is first written
+ * rewritten into a spool of its own, which is then what is copied and
+ * signed, and the message that leaves is parsed again to check it.
+ * Runs on the ctx's loop after FILTER_MESSAGE (or anywhere, for postern
+ * scan); the ctx must be idle.
  */
 #include "config.h"
 
@@ -38,6 +41,8 @@
 #include "auth_results.h"
 #include "buf.h"
 #include "filter_int.h"
+#include "log.h"
+#include "rewrite.h"
 #include "spool.h"
 
 #define EDIT_CHUNK (64 * 1024)
@@ -163,7 +168,8 @@ filter_ctx_has_edits(const struct filter_ctx *ctx)
 		return false;
 	conf = ctx->chain->conf;
 	tx = ctx->tx;
-	if (tx->nedits > 0 || tx->signer != NULL)
+	if (tx->nedits > 0 || tx->signer != NULL ||
+	    rewrite_plan_active(tx->rewrite))
 		return true;
 	if (!edit_ar_enabled(conf))
 		return false;
@@ -239,10 +245,33 @@ edit_apply(struct edit_list *l, const struct filter_header_edit *e)
 	}
 }
 
+/* The root's Content-* fields when the rewriting changed its content:
+ * the old ones go, the new ones come last. */
+static void
+edit_rewrite_fields(struct edit_list *l, const struct rewrite_job *rw)
+{
+	if (rw == NULL)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		if (rewrite_drops_field(rw, l->v[i].name))
+			l->v[i].deleted = true;
+	for (size_t i = 0; i < rewrite_add_count(rw); i++) {
+		const char *name, *value;
+
+		rewrite_add_field(rw, i, &name, &value);
+		edit_insert(l, l->n, name, value);
+	}
+}
+
 /* ---- writing ---- */
 
 struct edit_writer {
 	struct pst_spool *out;
+	/* What follows the header block: [from, to) of body (the source
+	 * spool, or the rewritten body from the source's header end). */
+	struct pst_spool *body;
+	uint64_t from, to;
+	struct rewrite_job *rw;
 	struct pst_buf *hold; /* when set: output goes here, not to out */
 	struct pst_buf text;  /* generated fields, flushed before copies */
 	char *chunk;	      /* EDIT_CHUNK bytes for copies */
@@ -316,6 +345,20 @@ edit_field(struct edit_writer *w, const char *name, const char *value)
 oom:
 	w->error = "out of memory";
 	return -1;
+}
+
+/* The empty line after the header block when the message had none and
+ * a body follows (a rewritten one may where there was none): after a
+ * line break of its own when the last field lacked one. */
+static int
+edit_separate(struct edit_writer *w)
+{
+	char last = w->text.len > 0 ? w->text.data[w->text.len - 1] : w->last;
+
+	if (last != '\0' && last != '\n' &&
+	    pst_buf_append(&w->text, "\r\n", 2) < 0)
+		return -1;
+	return pst_buf_append(&w->text, "\r\n", 2);
 }
 
 /*
@@ -404,7 +447,7 @@ edit_write_head(struct filter_ctx *ctx, struct edit_list *l,
 		if (rc < 0)
 			return -1;
 	}
-	if (!blank && end < size && (pst_buf_append(&w->text, "\r\n", 2) < 0)) {
+	if (!blank && (end < size || w->rw != NULL) && edit_separate(w) < 0) {
 		w->error = "out of memory";
 		return -1;
 	}
@@ -413,16 +456,43 @@ edit_write_head(struct filter_ctx *ctx, struct edit_list *l,
 	return edit_flush(w);
 }
 
+/* Where the body comes from: the source spool from end, or that part
+ * of it rewritten into a spool of its own (w->body, freed by the
+ * caller). */
+static int
+edit_body(struct filter_ctx *ctx, struct edit_writer *w, uint64_t end)
+{
+	struct pst_spool *src = ctx->tx->spool;
+
+	w->body = src;
+	w->from = end;
+	w->to = pst_spool_size(src);
+	if (w->rw == NULL)
+		return 0;
+	w->body = pst_spool_new(ctx->chain->conf->spool_memory,
+				ctx->chain->conf->spool_dir);
+	if (w->body == NULL) {
+		w->error = "out of memory";
+		return -1;
+	}
+	if (rewrite_write(w->rw, end, w->body, &w->error) < 0 ||
+	    pst_spool_flush(w->body, &w->error) < 0)
+		return -1;
+	w->from = 0;
+	w->to = pst_spool_size(w->body);
+	return 0;
+}
+
 static int
 edit_write(struct filter_ctx *ctx, struct edit_list *l, struct edit_writer *w)
 {
-	struct pst_spool *src = ctx->tx->spool;
 	uint64_t end;
 	bool blank;
 
-	if (edit_write_head(ctx, l, w, &end, &blank) < 0)
+	if (edit_write_head(ctx, l, w, &end, &blank) < 0 ||
+	    edit_body(ctx, w, end) < 0)
 		return -1;
-	return edit_copy(w, src, end, pst_spool_size(src));
+	return edit_copy(w, w->body, w->from, w->to);
 }
 
 /* The value of the one From field that leaves into b; false when there
@@ -454,7 +524,7 @@ edit_write_signed(struct filter_ctx *ctx, struct edit_list *l,
 		  struct edit_writer *w)
 {
 	struct filter_tx *tx = ctx->tx;
-	uint64_t end, size = pst_spool_size(tx->spool);
+	uint64_t end, size;
 	struct pst_buf head, sigs, from;
 	bool blank;
 	int rc = -1;
@@ -463,37 +533,40 @@ edit_write_signed(struct filter_ctx *ctx, struct edit_list *l,
 	pst_buf_init(&sigs, 0);
 	pst_buf_init(&from, FILTER_HEADER_VALUE_MAX);
 	w->hold = &head;
-	if (edit_write_head(ctx, l, w, &end, &blank) < 0)
+	if (edit_write_head(ctx, l, w, &end, &blank) < 0 ||
+	    edit_body(ctx, w, end) < 0)
 		goto done;
+	end = w->from;
+	size = w->to;
 	/* The empty line goes with the header block: the signer takes
 	 * the body to be what follows it. */
 	if (blank) {
 		char sep[2] = { 0, 0 };
 		size_t brk;
 
-		if (pst_spool_pread(tx->spool, sep,
+		if (pst_spool_pread(w->body, sep,
 				    size - end < 2 ? (size_t)(size - end) : 2,
 				    end) < 1) {
 			w->error = "cannot read the message";
 			goto done;
 		}
 		brk = sep[0] == '\r' && sep[1] == '\n' ? 2 : 1;
-		if (edit_copy(w, tx->spool, end, end + brk) < 0)
+		if (edit_copy(w, w->body, end, end + brk) < 0)
 			goto done;
 		end += brk;
 	}
 	w->hold = NULL;
 	if (tx->signer->sign(tx->signer, tx->qid,
 			     edit_from(l, &from) ? from.data : NULL,
-			     head.data ? head.data : "", head.len, tx->spool,
-			     end, size, &sigs, &w->error) < 0)
+			     head.data ? head.data : "", head.len, w->body, end,
+			     size, &sigs, &w->error) < 0)
 		goto done;
 	if ((sigs.len > 0 && edit_put(w, sigs.data, sigs.len) < 0) ||
 	    (head.len > 0 && edit_put(w, head.data, head.len) < 0))
 		goto done;
 	if (head.len > 0)
 		w->last = head.data[head.len - 1];
-	rc = edit_copy(w, tx->spool, end, size);
+	rc = edit_copy(w, w->body, end, size);
 done:
 	w->hold = NULL;
 	pst_buf_free(&head);
@@ -524,7 +597,15 @@ filter_ctx_write_message(struct filter_ctx *ctx, struct pst_spool *out,
 	w.out = out;
 	pst_buf_init(&w.text, 0);
 	pst_buf_init(&ar, 0);
-	l.cap = tx->nheaders + tx->nedits + 1;
+	if (rewrite_plan_active(tx->rewrite)) {
+		w.rw = rewrite_prepare(tx->rewrite, tx->spool, tx->root,
+				       tx->arena, &w.error);
+		if (w.rw == NULL)
+			goto done;
+		if (!rewrite_job_changes(w.rw))
+			w.rw = NULL;
+	}
+	l.cap = tx->nheaders + tx->nedits + 1 + rewrite_add_count(w.rw);
 	l.v = calloc(l.cap, sizeof(*l.v));
 	w.chunk = malloc(EDIT_CHUNK);
 	if (l.v == NULL || w.chunk == NULL) {
@@ -539,6 +620,7 @@ filter_ctx_write_message(struct filter_ctx *ctx, struct pst_spool *out,
 	l.n = tx->nheaders;
 	for (size_t i = 0; i < tx->nedits; i++)
 		edit_apply(&l, &tx->edits[i]);
+	edit_rewrite_fields(&l, w.rw);
 	if (edit_ar_enabled(conf)) {
 		size_t pos = 0;
 
@@ -571,7 +653,15 @@ filter_ctx_write_message(struct filter_ctx *ctx, struct pst_spool *out,
 		rc = edit_flush(&w);
 	if (rc == 0)
 		rc = pst_spool_flush(out, &w.error);
+	if (rc == 0 && w.rw != NULL) {
+		rc = rewrite_check(w.rw, out, &w.error);
+		if (rc == 0)
+			pst_log(PST_LOG_INFO, "filter", "%s: rewritten: %s",
+				tx->qid, rewrite_job_summary(w.rw));
+	}
 done:
+	if (w.body != NULL && w.body != tx->spool)
+		pst_spool_free(&w.body);
 	if (rc < 0)
 		*error_r = w.error ? w.error : "cannot write the message";
 	free(l.v);

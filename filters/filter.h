@@ -75,6 +75,10 @@ struct filter_conf {
 	 * none could be made). */
 	const char *hostname;
 	struct pst_dns *dns;
+	/* Where a rewritten body goes past spool_memory bytes (as the
+	 * program's own spools); NULL: the system's temporary dir. */
+	const char *spool_dir;
+	uint64_t spool_memory;
 	unsigned quarantine_code;    /* reply for quarantined mail; 0: as
 				      * for relayed mail, "250 2.0.0 Ok:
 				      * queued as QID" */
@@ -262,5 +266,11 @@ const struct filter_header_edit *filter_ctx_edit(const struct filter_ctx *ctx,
  * included) and free them; after the work queue has stopped. */
 void filter_base_free(const struct filter_chain *chain,
 		      struct event_base *base);
+
+/* Is a ctx still alive on base (a closed one whose reset, close or
+ * stuck call has not finished yet, an orphan included)?  For a program
+ * that gives each session an event_base of its own and must run it
+ * until its ctxs have freed themselves (postern-milter).  Thread-safe. */
+bool filter_base_busy(struct event_base *base);
 
 #endif

@@ -6,8 +6,10 @@
  * Files: chain.c (config block, loading, options), run.c (running a
  * stage: verdict folding, the work queue, deadlines, logging), ctx.c
  * (session state and the host function table), edit.c (the message
- * that leaves: header edits and Authentication-Results), builtin.c (the
- * registry of compiled-in filters), quarantine.c (the store).
+ * that leaves: header edits and Authentication-Results), rewrite*.c
+ * (body rewriting: notices and banners, and keeping the original),
+ * builtin.c (the registry of compiled-in filters), quarantine.c (the
+ * store).
  *
  * Who touches what: fields under "loop" belong to the ctx's event loop;
  * the "call" fields and what filters said (results, edits, ...) belong
@@ -161,6 +163,12 @@ struct filter_tx {
 	const char *accepted_by; /* PF_ACCEPT at mail/rcpt/message */
 	/* Set by the dkim filter at message: sign what leaves. */
 	const struct filter_signer *signer;
+	/* Body rewriting asked for at message (pf_part_replace,
+	 * pf_banner_add; rewrite.h), or NULL. */
+	struct rewrite_plan *rewrite;
+	/* The quarantine ID of the original, kept before the first part
+	 * was replaced, or NULL. */
+	const char *original_id;
 };
 
 /* The work item of a ctx (one at a time). */
@@ -313,6 +321,15 @@ struct filter_signer {
 		    struct pst_spool *src, uint64_t body, uint64_t end,
 		    struct pst_buf *out, const char **error_r);
 };
+
+/* rewrite_keep.c: before the first pf_part_replace of a transaction,
+ * keep the message as received in the quarantine under reason
+ * FILTER_KEEP_REASON (tx->original_id).  Not for a ctx without an event
+ * loop (postern scan stores nothing): 0 then, and nothing kept.  0, or
+ * -1 with *error_r.  Blocking (fsync): from a filter call only. */
+#define FILTER_KEEP_REASON "stripped"
+int filter_rewrite_keep(struct filter_ctx *ctx, struct filter_tx *tx,
+			const char *filter, const char **error_r);
 
 /* builtin.c */
 const struct postern_filter *filter_builtin_find(const char *name);

@@ -3,10 +3,11 @@
  * one call of the rules filter, from the session and message through the
  * same accessors a plugin uses (and the MIME tree for defects).
  *
- * The body is the decoded text of the message's text parts (not
- * attachments), converted to UTF-8, HTML reduced to its text (tags,
- * scripts and styles dropped, common entities decoded), bounded by
- * RULES_ENV_BODY_MAX so a huge message cannot make a huge buffer.
+ * The body and the URLs come from the content filter (content.c: text
+ * parts converted to UTF-8, HTML reduced to text, bounded), attachment.*
+ * from the attachment walk (attachment.c: parts, archive members,
+ * attached messages); both are made once per transaction when the
+ * chain has those filters, else for each variable asked.
  */
 #include "config.h"
 
@@ -15,12 +16,12 @@
 #include <strings.h>
 #include <time.h>
 
-#include "charset.h"
+#include "attachment_filter.h"
+#include "content.h"
+#include "filename.h"
 #include "filter_int.h"
 #include "rules_filter.h"
 
-/* Text of the body the rules see; the rest is not scanned. */
-#define RULES_ENV_BODY_MAX (4u << 20)
 /* Raw body the rules see. */
 #define RULES_ENV_RAWBODY_MAX (4u << 20)
 
@@ -98,138 +99,27 @@ rules_env_headers(struct rules_call *c, const char *name, bool raw,
 	return 0;
 }
 
-/* Drop tags, scripts and styles; decode a few entities; keep the text. */
-static void
-rules_env_html_text(const char *in, size_t len, struct pst_buf *out)
-{
-	static const struct {
-		const char *name;
-		const char *text;
-	} entities[] = {
-		{ "&amp;", "&" },   { "&lt;", "<" },  { "&gt;", ">" },
-		{ "&quot;", "\"" }, { "&#39;", "'" }, { "&nbsp;", " " },
-		{ "&apos;", "'" },
-	};
-	size_t i = 0;
-
-	while (i < len) {
-		if (in[i] == '<') {
-			const char *close = NULL;
-
-			if (len - i > 7 &&
-			    (strncasecmp(in + i, "<script", 7) == 0))
-				close = "</script";
-			else if (len - i > 6 &&
-				 strncasecmp(in + i, "<style", 6) == 0)
-				close = "</style";
-			if (close != NULL) {
-				size_t cl = strlen(close), j = i + 1;
-
-				while (j + cl <= len &&
-				       strncasecmp(in + j, close, cl) != 0)
-					j++;
-				i = j;
-			}
-			while (i < len && in[i] != '>')
-				i++;
-			i++;
-			pst_buf_append(out, " ", 1);
-			continue;
-		}
-		if (in[i] == '&') {
-			size_t k;
-
-			for (k = 0; k < sizeof(entities) / sizeof(entities[0]);
-			     k++) {
-				size_t el = strlen(entities[k].name);
-
-				if (len - i >= el &&
-				    strncasecmp(in + i, entities[k].name, el) ==
-					    0) {
-					pst_buf_append(
-						out, entities[k].text,
-						strlen(entities[k].text));
-					i += el;
-					break;
-				}
-			}
-			if (k < sizeof(entities) / sizeof(entities[0]))
-				continue;
-		}
-		pst_buf_append(out, in + i, 1);
-		i++;
-	}
-}
-
-/* Append the decoded UTF-8 text of one text part to body. */
 static int
-rules_env_part_text(struct rules_call *c, const struct pf_part *p,
-		    struct pst_buf *body)
+rules_env_content(struct rules_call *c, enum rules_var var,
+		  struct pst_arena *arena, struct rules_value *out)
 {
-	struct pf_stream *st = pf_part_open(c->t, p);
-	struct charset_conv *conv = charset_conv_new(pf_part_charset(c->t, p));
-	bool html = strcmp(pf_part_type(c->t, p), "text/html") == 0;
-	struct pst_buf text;
-	char chunk[16384];
-	ssize_t n;
-	int rc = 0;
+	const char *err;
+	const struct content_result *r =
+		content_filter_result(c->t, arena, &err);
 
-	pst_buf_init(&text, 0);
-	if (st == NULL || conv == NULL) {
-		rc = -1;
-		goto out;
+	if (r == NULL) {
+		pf_log(c->t, PF_LOG_ERR, "rules: body: %s", err);
+		return -1;
 	}
-	while (body->len + text.len < RULES_ENV_BODY_MAX &&
-	       (n = pf_stream_read(c->t, st, chunk, sizeof(chunk))) > 0)
-		if (charset_conv_feed(conv, chunk, (size_t)n, &text) < 0) {
-			rc = -1;
-			goto out;
-		}
-	charset_conv_finish(conv, &text);
-	if (html)
-		rules_env_html_text(text.data ? text.data : "", text.len, body);
-	else if (text.len > 0)
-		pst_buf_append(body, text.data, text.len);
-	pst_buf_append(body, "\n", 1);
-out:
-	if (st != NULL)
-		pf_stream_close(c->t, st);
-	charset_conv_free(&conv);
-	pst_buf_free(&text);
-	return rc;
-}
-
-static int
-rules_env_body(struct rules_call *c, struct pst_arena *arena,
-	       struct rules_value *out)
-{
-	struct pst_buf body;
-	int rc = 0;
-
-	pst_buf_init(&body, 0);
-	for (const struct pf_part *p = pf_part_root(c->t); p != NULL;
-	     p = pf_part_next(c->t, p)) {
-		const char *type = pf_part_type(c->t, p);
-		const char *disp = pf_part_disposition(c->t, p);
-
-		if (pf_part_size(c->t, p) == 0 ||
-		    strncmp(type, "text/", 5) != 0 ||
-		    (disp != NULL && strcmp(disp, "attachment") == 0))
-			continue;
-		if (body.len >= RULES_ENV_BODY_MAX ||
-		    rules_env_part_text(c, p, &body) < 0)
-			break;
+	if (var == RULES_VAR_BODY) {
+		if (r->text_len > 0)
+			rules_value_str(out, r->text, r->text_len);
+	} else if (var == RULES_VAR_URLS) {
+		rules_env_strs(out, arena, r->urls, r->nurls);
+	} else {
+		rules_env_strs(out, arena, r->domains, r->ndomains);
 	}
-	if (body.len > 0) {
-		char *copy = pst_arena_strndup(arena, body.data, body.len);
-
-		if (copy == NULL)
-			rc = -1;
-		else
-			rules_value_str(out, copy, body.len);
-	}
-	pst_buf_free(&body);
-	return rc;
+	return 0;
 }
 
 static int
@@ -281,62 +171,125 @@ rules_env_defects(struct rules_call *c, struct pst_arena *arena,
 	return 0;
 }
 
-/* attachment.*: parts with a file name or an attachment disposition. */
+/* Does variable var read item it (parts: depth 0; members: deeper)? */
+static bool
+rules_env_att_reads(enum rules_var var, const struct attachment_item *it)
+{
+	switch (var) {
+	case RULES_VAR_ATT_FILENAME:
+	case RULES_VAR_ATT_EXTENSION:
+	case RULES_VAR_ATT_TYPE:
+		return it->depth == 0;
+	case RULES_VAR_ATT_ARCHIVE_FILENAME:
+	case RULES_VAR_ATT_ARCHIVE_EXTENSION:
+		return it->depth > 0;
+	default:
+		return true;
+	}
+}
+
+/* attachment.*: from the walk over parts, archives and attached
+ * messages.  File names: every candidate of each item. */
 static int
 rules_env_attachments(struct rules_call *c, enum rules_var var,
 		      struct pst_arena *arena, struct rules_value *out)
 {
-	size_t cap = 16, n = 0;
-	const char **v = pst_arena_calloc(arena, cap, sizeof(*v));
-	double *num = pst_arena_calloc(arena, cap, sizeof(*num));
+	const char *err;
+	const struct attachment_scan *scan =
+		attachment_filter_scan(c->t, arena, &err);
+	size_t cap = 1, n = 0;
+	const char **v;
+	double *num;
+	bool *b;
+	size_t *parts;
 
-	if (v == NULL || num == NULL)
+	if (scan == NULL) {
+		pf_log(c->t, PF_LOG_ERR, "rules: attachments: %s", err);
 		return -1;
-	for (const struct pf_part *p = pf_part_root(c->t); p != NULL;
-	     p = pf_part_next(c->t, p)) {
-		const char *fn = pf_part_filename(c->t, p);
-		const char *disp = pf_part_disposition(c->t, p);
-		const char *dot;
+	}
+	if (var == RULES_VAR_ATT_COUNT) {
+		rules_value_num(out, (double)attachment_filter_count(scan));
+		return 0;
+	}
+	if (var == RULES_VAR_ATT_ARCHIVE_COUNT) {
+		rules_value_num(out, (double)scan->members);
+		return 0;
+	}
+	for (size_t i = 0; i < scan->nitems; i++)
+		cap += scan->items[i].nnames + 1;
+	cap += ATTACHMENT_D_COUNT;
+	v = pst_arena_calloc(arena, cap, sizeof(*v));
+	num = pst_arena_calloc(arena, cap, sizeof(*num));
+	b = pst_arena_calloc(arena, cap, sizeof(*b));
+	parts = pst_arena_calloc(arena, cap, sizeof(*parts));
+	if (v == NULL || num == NULL || b == NULL || parts == NULL)
+		return -1;
+	if (var == RULES_VAR_ATT_DEFECTS) {
+		for (unsigned k = 0; k < ATTACHMENT_D_COUNT; k++)
+			if (scan->defects & ((uint64_t)1 << k))
+				v[n++] = attachment_defect_name((uint64_t)1
+								<< k);
+		rules_env_strs(out, arena, v, n);
+		return 0;
+	}
+	for (size_t i = 0; i < scan->nitems; i++) {
+		const struct attachment_item *it = &scan->items[i];
+		size_t first = n;
 
-		if (fn == NULL && (disp == NULL || strcmp(disp, "attachment")))
+		if (!rules_env_att_reads(var, it))
 			continue;
-		if (n == cap) {
-			const char **nv =
-				pst_arena_calloc(arena, cap * 2, sizeof(*nv));
-			double *nn =
-				pst_arena_calloc(arena, cap * 2, sizeof(*nn));
-
-			if (nv == NULL || nn == NULL)
-				return -1;
-			memcpy(nv, v, n * sizeof(*v));
-			memcpy(nn, num, n * sizeof(*num));
-			v = nv;
-			num = nn;
-			cap *= 2;
-		}
 		switch (var) {
 		case RULES_VAR_ATT_FILENAME:
-			v[n] = fn ? fn : "";
+		case RULES_VAR_ATT_ARCHIVE_FILENAME:
+			for (size_t k = 0; k < it->nnames; k++)
+				v[n++] = it->names[k];
+			if (it->nnames == 0)
+				v[n++] = "";
 			break;
 		case RULES_VAR_ATT_EXTENSION:
-			dot = fn ? strrchr(fn, '.') : NULL;
-			v[n] = dot ? dot + 1 : "";
+		case RULES_VAR_ATT_ARCHIVE_EXTENSION:
+			for (size_t k = 0; k < it->nnames; k++) {
+				const char *e =
+					filename_extension(arena, it->names[k]);
+
+				if (e == NULL)
+					return -1;
+				v[n++] = e;
+			}
+			if (it->nnames == 0)
+				v[n++] = "";
 			break;
 		case RULES_VAR_ATT_TYPE:
-			v[n] = pf_part_type(c->t, p);
+			v[n++] = it->declared_type;
 			break;
-		default:
-			num[n] = (double)pf_part_size(c->t, p);
+		case RULES_VAR_ATT_SNIFFED_TYPE:
+			v[n++] = it->sniffed_type;
+			break;
+		case RULES_VAR_ATT_ENCRYPTED:
+			b[n++] = it->encrypted;
+			break;
+		case RULES_VAR_ATT_DEPTH:
+			num[n++] = (double)it->depth;
+			break;
+		default: /* RULES_VAR_ATT_SIZE */
+			num[n++] = (double)it->size;
 			break;
 		}
-		n++;
+		/* so that strip-attachment replaces what made the rule true */
+		for (size_t k = first; k < n; k++)
+			parts[k] = it->part_index;
 	}
-	if (var == RULES_VAR_ATT_COUNT)
-		rules_value_num(out, (double)n);
-	else if (var == RULES_VAR_ATT_SIZE)
+	if (var == RULES_VAR_ATT_SIZE || var == RULES_VAR_ATT_DEPTH) {
 		rules_value_nums(out, num, n);
-	else
+	} else if (var == RULES_VAR_ATT_ENCRYPTED) {
+		/* a list of booleans: no setter, the evaluator reads it */
+		out->type = RULES_T_BOOL;
+		out->n = n;
+		out->list.b = n > 0 ? b : NULL;
+	} else {
 		rules_env_strs(out, arena, v, n);
+	}
+	rules_value_parts(out, parts);
 	return 0;
 }
 
@@ -443,7 +396,9 @@ rules_filter_env_get(void *arg, enum rules_var var, const char *name,
 	case RULES_VAR_MESSAGE_DEFECTS:
 		return rules_env_defects(c, arena, out);
 	case RULES_VAR_BODY:
-		return rules_env_body(c, arena, out);
+	case RULES_VAR_URLS:
+	case RULES_VAR_URL_DOMAIN:
+		return rules_env_content(c, var, arena, out);
 	case RULES_VAR_RAWBODY:
 		return rules_env_rawbody(c, arena, out);
 	case RULES_VAR_ATT_COUNT:
@@ -451,6 +406,13 @@ rules_filter_env_get(void *arg, enum rules_var var, const char *name,
 	case RULES_VAR_ATT_EXTENSION:
 	case RULES_VAR_ATT_TYPE:
 	case RULES_VAR_ATT_SIZE:
+	case RULES_VAR_ATT_SNIFFED_TYPE:
+	case RULES_VAR_ATT_ARCHIVE_FILENAME:
+	case RULES_VAR_ATT_ARCHIVE_EXTENSION:
+	case RULES_VAR_ATT_ARCHIVE_COUNT:
+	case RULES_VAR_ATT_ENCRYPTED:
+	case RULES_VAR_ATT_DEPTH:
+	case RULES_VAR_ATT_DEFECTS:
 		return rules_env_attachments(c, var, arena, out);
 	case RULES_VAR_SCORE:
 		rules_value_num(out, pf_score(t));
@@ -458,8 +420,6 @@ rules_filter_env_get(void *arg, enum rules_var var, const char *name,
 	case RULES_VAR_TAGS:
 		return rules_env_tags(c, arena, out);
 	default:
-		/* sniffed types and archive members come with the
-		 * attachment filter (issue 8): absent until then */
 		return 0;
 	}
 }

@@ -15,6 +15,13 @@
  * Stages up to rcpt read only the envelope: they run on the event loop.
  * The message stage decodes the body and runs the regexes: it runs on
  * the filter threads like any filter that may take time.
+ *
+ * strip-attachment replaces the parts whose attachment.* elements made
+ * the rule true (the evaluator records them when the environment says
+ * which part each element comes from); the original is kept in the
+ * quarantine first (pf_part_replace).  A strip that cannot be done is a
+ * filter error (on_failure: by default 451), never a message relayed
+ * with what was to be removed.
  */
 #include "config.h"
 
@@ -120,11 +127,75 @@ rules_filter_session_set(struct pf_txn *t)
 	return rs->set;
 }
 
-/* Apply one accumulated action. */
-static void
+/* strip-attachment when the environment could not say which parts the
+ * attachment.* values came from: every attachment goes (a part with a
+ * file name or an attachment disposition), rather than none. */
+static int
+rules_filter_strip_all(struct pf_txn *t, const struct rules_action_result *a)
+{
+	for (const struct pf_part *p = pf_part_root(t); p != NULL;
+	     p = pf_part_next(t, p)) {
+		const char *disp = pf_part_disposition(t, p);
+
+		if (pf_part_parent(t, p) == NULL ||
+		    (pf_part_filename(t, p) == NULL &&
+		     (disp == NULL || strcmp(disp, "attachment") != 0)))
+			continue;
+		if (pf_part_replace(t, pf_part_index(t, p), a->text) < 0) {
+			pf_log(t, PF_LOG_ERR,
+			       "rule %s: strip-attachment: part %u cannot be "
+			       "replaced",
+			       a->rule, pf_part_index(t, p));
+			return -1;
+		}
+		pf_log(t, PF_LOG_INFO, "rule %s: strip-attachment part=%u",
+		       a->rule, pf_part_index(t, p));
+	}
+	return 0;
+}
+
+/* strip-attachment: every part recorded for the rule. */
+static int
+rules_filter_strip(struct pf_txn *t, const struct rules_action_result *a)
+{
+	if (a->nparts == 0 && a->parts_unknown)
+		return rules_filter_strip_all(t, a);
+	if (a->nparts == 0) {
+		pf_log(t, PF_LOG_WARNING,
+		       "rule %s: strip-attachment: no attachment made the rule "
+		       "true, nothing stripped",
+		       a->rule);
+		return 0;
+	}
+	for (size_t i = 0; i < a->nparts; i++) {
+		if (a->parts[i] > UINT32_MAX ||
+		    pf_part_replace(t, (unsigned)a->parts[i], a->text) < 0) {
+			pf_log(t, PF_LOG_ERR,
+			       "rule %s: strip-attachment: part %zu cannot be "
+			       "replaced",
+			       a->rule, a->parts[i]);
+			return -1;
+		}
+		pf_log(t, PF_LOG_INFO, "rule %s: strip-attachment part=%zu",
+		       a->rule, a->parts[i]);
+	}
+	return 0;
+}
+
+/* Apply one accumulated action; -1 when it must fail the filter. */
+static int
 rules_filter_apply(struct pf_txn *t, const struct rules_action_result *a)
 {
 	switch (a->kind) {
+	case RULES_ACT_STRIP_ATTACHMENT:
+		return rules_filter_strip(t, a);
+	case RULES_ACT_BANNER:
+		if (pf_banner_add(t,
+				  a->bottom ? PF_BANNER_BOTTOM : PF_BANNER_TOP,
+				  a->text) < 0)
+			pf_log(t, PF_LOG_WARNING, "rule %s: banner refused",
+			       a->rule);
+		break;
 	case RULES_ACT_ADD_HEADER:
 		if (pf_header_add(t, a->header, a->text ? a->text : "") < 0)
 			pf_log(t, PF_LOG_WARNING,
@@ -153,6 +224,7 @@ rules_filter_apply(struct pf_txn *t, const struct rules_action_result *a)
 	default:
 		break;
 	}
+	return 0;
 }
 
 static enum pf_verdict
@@ -218,8 +290,9 @@ rules_filter_stage(struct pf_txn *t, enum rules_stage stage, const char *rcpt)
 		       "match)",
 		       out.flag_rule ? out.flag_rule : "?");
 	for (size_t i = 0; i < out.nactions; i++)
-		rules_filter_apply(t, &out.actions[i]);
-	if (out.terminal != NULL)
+		if (rules_filter_apply(t, &out.actions[i]) < 0)
+			v = PF_ERROR;
+	if (out.terminal != NULL && v != PF_ERROR)
 		v = rules_filter_terminal(t, out.terminal);
 	pst_arena_free(&arena);
 	return v;

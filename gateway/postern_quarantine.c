@@ -712,8 +712,11 @@ postern_quarantine_main(int argc, char **argv)
 	if (strcmp(cmd, "list") != 0 && id == NULL)
 		return usage();
 	pst_log_init(false);
-	if (settings_load(conf, &st, &error) < 0) {
+	if (settings_load(conf, &st, &error) < 0 ||
+	    (strcmp(cmd, "release") == 0 &&
+	     settings_require_gateway(st, &error) < 0)) {
 		fprintf(stderr, "postern quarantine: %s\n", error);
+		settings_free(&st);
 		return 2;
 	}
 	if (strcmp(cmd, "list") == 0)

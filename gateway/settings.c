@@ -48,9 +48,8 @@ settings_tls_block(struct pst_arena *arena, const struct pst_conf_node *node,
 	}
 
 static const struct pst_conf_field smtp_fields[] = {
-	{ .name = "listen",
+	{ .name = "listen", /* required but for postern-milter alone */
 	  .type = PST_CONF_T_STRINGS,
-	  .required = true,
 	  .offset = offsetof(struct smtpd_settings, listen) },
 	{ .name = "tls",
 	  .type = PST_CONF_T_BLOCK,
@@ -193,6 +192,15 @@ settings_dns_block(struct pst_arena *arena, const struct pst_conf_node *node,
 			     error_r);
 }
 
+static int
+settings_milter_block(struct pst_arena *arena, const struct pst_conf_node *node,
+		      void *obj, const char **error_r)
+{
+	struct postern_settings *s = obj;
+
+	return milter_conf_block(arena, node, &s->milter, error_r);
+}
+
 static const struct pst_conf_field top_fields[] = {
 	{ .name = "hostname",
 	  .type = PST_CONF_T_STRING,
@@ -235,6 +243,15 @@ static const struct pst_conf_field top_fields[] = {
 	{ .name = "rules",
 	  .type = PST_CONF_T_STRINGS,
 	  .offset = offsetof(struct postern_settings, rules) },
+	{ .name = "imap",
+	  .type = PST_CONF_T_BLOCK,
+	  .block = mbox_settings_imap_block },
+	{ .name = "pop3",
+	  .type = PST_CONF_T_BLOCK,
+	  .block = mbox_settings_pop3_block },
+	{ .name = "milter",
+	  .type = PST_CONF_T_BLOCK,
+	  .block = settings_milter_block },
 	{ .name = NULL },
 };
 
@@ -269,6 +286,8 @@ settings_defaults(struct postern_settings *s)
 	s->mime.over_limit = MIME_OVER_LIMIT_REJECT;
 	filter_conf_defaults(&s->filters);
 	pst_dns_config_init(&s->dns);
+	mbox_settings_defaults(&s->mailbox);
+	milter_settings_defaults(&s->milter);
 }
 
 static void
@@ -296,6 +315,15 @@ settings_find(const struct pst_conf_node *root, const char *block,
 		if (n->key && strcmp(n->key, key) == 0)
 			return n;
 	return where;
+}
+
+int
+settings_require_gateway(const struct postern_settings *s, const char **error_r)
+{
+	if (s->not_a_gateway == NULL)
+		return 0;
+	*error_r = s->not_a_gateway;
+	return -1;
 }
 
 static void
@@ -467,10 +495,13 @@ settings_finish(struct postern_settings *s, const struct pst_conf_node *root,
 		return -1;
 	}
 	if (smtp->listen.n == 0) {
-		*error_r = pst_conf_error(arena,
-					  settings_find(root, "smtp", "listen"),
-					  "smtp.listen has no addresses");
-		return -1;
+		s->not_a_gateway = pst_conf_error(
+			arena, settings_find(root, "smtp", "listen"),
+			"smtp.listen has no addresses");
+		if (!s->milter.configured) {
+			*error_r = s->not_a_gateway;
+			return -1;
+		}
 	}
 	smtp->nlisten = smtp->listen.n;
 	smtp->listen_addrs = pst_arena_calloc(arena, smtp->nlisten,
@@ -537,11 +568,14 @@ settings_finish(struct postern_settings *s, const struct pst_conf_node *root,
 			return -1;
 		}
 	}
-	if (s->relay.nroutes == 0) {
-		*error_r = pst_conf_error(
+	if (s->relay.nroutes == 0 && s->not_a_gateway == NULL) {
+		s->not_a_gateway = pst_conf_error(
 			arena, root,
 			"no route: add `route default { upstream = \"maildir:/var/lib/postern/mail\"; }`");
-		return -1;
+		if (!s->milter.configured) {
+			*error_r = s->not_a_gateway;
+			return -1;
+		}
 	}
 	if (access(s->spool_dir, F_OK) < 0) {
 		*error_r = pst_conf_error(
@@ -551,9 +585,13 @@ settings_finish(struct postern_settings *s, const struct pst_conf_node *root,
 	}
 	if (settings_quarantine_finish(s, root, error_r) < 0)
 		return -1;
+	if (mbox_settings_finish(arena, root, &s->mailbox, error_r) < 0)
+		return -1;
 	if (s->filters.authserv_id == NULL)
 		s->filters.authserv_id = s->hostname;
 	s->filters.hostname = s->hostname;
+	s->filters.spool_dir = s->spool_dir;
+	s->filters.spool_memory = s->smtp.spool_memory;
 	if (settings_rules_filter(s, root, error_r) < 0)
 		return -1;
 	if (s->filters.nentries > 0 && settings_dns_start(s, root, error_r) < 0)

@@ -17,6 +17,8 @@
 #include "conf.h"
 #include "dns.h"
 #include "filter.h"
+#include "mbox_settings.h"
+#include "milter_conf.h"
 #include "mime.h"
 #include "net.h"
 #include "relay.h"
@@ -97,6 +99,15 @@ struct postern_settings {
 	/* top-level `rules = [...]`: the rules filter, last in the chain */
 	struct pst_conf_strings rules;
 	const char *quarantine_reply; /* "250 2.0.0 text" as written */
+	/* `imap {}` and `pop3 {}`: the mailbox pass-through */
+	struct mailbox_settings mailbox;
+	/* `milter {}`: read by postern-milter only */
+	struct milter_settings milter;
+	/* "FILE:LINE: no route ..." (or no smtp.listen): allowed in a file
+	 * that has a milter {} block, as postern-milter hands mail back to
+	 * its MTA; refused by the programs that listen or relay.  Else
+	 * NULL. */
+	const char *not_a_gateway;
 };
 
 /* Load and check path.  0, or -1 with *error_r = "FILE:LINE: text" (valid
@@ -104,6 +115,11 @@ struct postern_settings {
 int settings_load(const char *path, struct postern_settings **settings_r,
 		  const char **error_r);
 void settings_free(struct postern_settings **settings_p);
+
+/* For the programs that listen or relay (posternd, postern quarantine
+ * release): 0, or -1 with *error_r saying what the file lacks. */
+int settings_require_gateway(const struct postern_settings *s,
+			     const char **error_r);
 
 /* Is domain (ASCII, no trailing dot) one we accept mail for? */
 bool settings_relay_domain(const struct smtpd_settings *smtp,

@@ -83,12 +83,19 @@ enum rules_var {
 	RULES_VAR_ATT_SIZE,		 /* attachment.size: list of numbers */
 	RULES_VAR_ATT_ARCHIVE_FILENAME,	 /* attachment.archive.filename */
 	RULES_VAR_ATT_ARCHIVE_EXTENSION, /* attachment.archive.extension */
-	RULES_VAR_DKIM,			 /* dkim: result, message */
-	RULES_VAR_DMARC,		 /* dmarc: result, message */
-	RULES_VAR_DMARC_POLICY, /* dmarc.policy: none/quarantine/reject */
-	RULES_VAR_RESULT,	/* result "key": string, message */
-	RULES_VAR_SCORE,	/* score: number, message */
-	RULES_VAR_TAGS,		/* tags: list, message */
+	RULES_VAR_ATT_ARCHIVE_COUNT,	 /* attachment.archive.count: number
+					  * of members read */
+	RULES_VAR_ATT_ENCRYPTED, /* attachment.encrypted: list of bools */
+	RULES_VAR_ATT_DEPTH,	 /* attachment.depth: list of numbers */
+	RULES_VAR_ATT_DEFECTS,	 /* attachment.defects: list of names */
+	RULES_VAR_URLS,		 /* urls: list, from text and href */
+	RULES_VAR_URL_DOMAIN,	 /* url.domain: list, their hosts */
+	RULES_VAR_DKIM,		 /* dkim: result, message */
+	RULES_VAR_DMARC,	 /* dmarc: result, message */
+	RULES_VAR_DMARC_POLICY,	 /* dmarc.policy: none/quarantine/reject */
+	RULES_VAR_RESULT,	 /* result "key": string, message */
+	RULES_VAR_SCORE,	 /* score: number, message */
+	RULES_VAR_TAGS,		 /* tags: list, message */
 	RULES_VAR__COUNT,
 };
 /*
@@ -146,6 +153,10 @@ struct rules_value {
 		bool b;
 		struct rules_ip ip;
 	} one;
+	/* Optional, for attachment.* lists: the MIME part (mime_part.index)
+	 * each element comes from, n entries, so that strip-attachment can
+	 * replace the parts that made a rule true; NULL when unknown. */
+	const size_t *parts;
 };
 
 void rules_value_str(struct rules_value *out, const char *p, size_t len);
@@ -161,6 +172,14 @@ int rules_value_sockaddr(struct rules_value *out, const struct sockaddr *sa);
 void rules_value_strs(struct rules_value *out, const struct pst_str *v,
 		      size_t n);
 void rules_value_nums(struct rules_value *out, const double *v, size_t n);
+
+/* Say which part each element came from (an array of out->n indexes,
+ * owned by the caller like the elements); set after the elements. */
+static inline void
+rules_value_parts(struct rules_value *out, const size_t *parts)
+{
+	out->parts = parts;
+}
 
 /* Parse "192.0.2.7" or "2001:db8::7"; 0 or -1. */
 int rules_ip_parse(const char *s, size_t len, struct rules_ip *ip_r);
@@ -285,6 +304,9 @@ enum rules_action_kind {
 	RULES_ACT_TAG,
 	RULES_ACT_LOG,
 	RULES_ACT_STOP,
+	/* body rewriting (message stage): they accumulate too */
+	RULES_ACT_STRIP_ATTACHMENT,
+	RULES_ACT_BANNER,
 };
 
 bool rules_action_is_terminal(enum rules_action_kind kind);
@@ -296,6 +318,9 @@ const char *rules_action_name(enum rules_action_kind kind);
 #define RULES_TEXT_MAX 399
 /* Longest header value from add-header. */
 #define RULES_HEADER_VALUE_MAX 900
+/* Longest notice (strip-attachment) or banner: UTF-8 and line breaks
+ * kept. */
+#define RULES_NOTICE_MAX 2000
 
 /* An action as it applies: {variables} interpolated and sanitised
  * (printable, no CR/LF, bounded). */
@@ -309,6 +334,15 @@ struct rules_action_result {
 	const char *text;
 	const char *header; /* add-header, remove-header: the field name */
 	double score;	    /* score: the delta */
+	/* strip-attachment: the parts (mime_part.index) whose attachment.*
+	 * elements made the condition true, without duplicates; text is
+	 * the notice.  banner: text is the banner, bottom where it goes. */
+	const size_t *parts;
+	size_t nparts;
+	/* strip-attachment: an attachment.* test held whose values do not
+	 * say which part each element comes from */
+	bool parts_unknown;
+	bool bottom;
 };
 
 /* rules_eval() flags */

@@ -29,7 +29,8 @@ rules_action_name(enum rules_action_kind kind)
 	static const char *const names[] = {
 		"accept",     "reject",	    "tempfail",	     "discard",
 		"quarantine", "add-header", "remove-header", "score",
-		"tag",	      "log",	    "stop",
+		"tag",	      "log",	    "stop",	     "strip-attachment",
+		"banner",
 	};
 
 	return (unsigned)kind < sizeof(names) / sizeof(names[0]) ? names[kind]
@@ -74,6 +75,47 @@ sanitise(struct pst_arena *arena, const char *s, size_t len, size_t max)
 	while (out[i] == ' ')
 		i++;
 	return out + i;
+}
+
+/* For notices and banners, which go into the message's text: valid
+ * UTF-8 and line breaks kept, tabs as blanks, other controls and
+ * invalid bytes '?'; cut on a character boundary at max bytes. */
+static char *
+sanitise_text(struct pst_arena *arena, const char *s, size_t len, size_t max)
+{
+	char *out = pst_arena_alloc(arena, (len < max ? len : max) + 1);
+	size_t o = 0, i = 0;
+
+	if (out == NULL)
+		return NULL;
+	while (i < len && o < max) {
+		unsigned char ch = (unsigned char)s[i];
+		size_t n =
+			ch >= 0x80
+				? pst_utf8_seq_len((const unsigned char *)s + i,
+						   len - i)
+				: 1;
+
+		if (ch >= 0x80 && n > 0) {
+			if (o + n > max)
+				break;
+			memcpy(out + o, s + i, n);
+			o += n;
+			i += n;
+			continue;
+		}
+		if (ch == '\r') {
+			i++;
+			continue;
+		}
+		out[o++] = ch == '\n'		     ? '\n'
+			   : ch == '\t'		     ? ' '
+			   : ch >= 0x20 && ch < 0x7f ? (char)ch
+						     : '?';
+		i++;
+	}
+	out[o] = '\0';
+	return out;
 }
 
 static void
@@ -132,9 +174,9 @@ interpolate(struct pst_buf *b, struct rules_run *run,
 		pst_buf_append_cstr(b, ", ...");
 }
 
-const char *
-rules_action_text(struct rules_run *run, const struct rules_rule *rule,
-		  const struct rules_text *text, size_t max)
+static const char *
+action_text(struct rules_run *run, const struct rules_rule *rule,
+	    const struct rules_text *text, size_t max, bool body)
 {
 	struct pst_buf b;
 	const char *out;
@@ -143,10 +185,17 @@ rules_action_text(struct rules_run *run, const struct rules_rule *rule,
 	pst_buf_init(&b, 0);
 	for (size_t i = 0; i < text->n && b.len <= max; i++)
 		interpolate(&b, run, rule, &text->segs[i]);
-	out = sanitise(rules_run_arena(run), b.data != NULL ? b.data : "",
-		       b.len, max);
+	out = (body ? sanitise_text : sanitise)(
+		rules_run_arena(run), b.data != NULL ? b.data : "", b.len, max);
 	pst_buf_free(&b);
 	return out;
+}
+
+const char *
+rules_action_text(struct rules_run *run, const struct rules_rule *rule,
+		  const struct rules_text *text, size_t max)
+{
+	return action_text(run, rule, text, max, false);
 }
 
 int
@@ -160,10 +209,15 @@ rules_action_build(struct rules_run *run, const struct rules_rule *rule,
 	res->kind = a->kind;
 	res->rule = rule->name;
 	if (a->has_text) {
-		text = rules_action_text(run, rule, &a->text,
-					 a->kind == RULES_ACT_ADD_HEADER
-						 ? RULES_HEADER_VALUE_MAX
-						 : RULES_TEXT_MAX);
+		bool body = a->kind == RULES_ACT_STRIP_ATTACHMENT ||
+			    a->kind == RULES_ACT_BANNER;
+
+		text = action_text(run, rule, &a->text,
+				   a->kind == RULES_ACT_ADD_HEADER
+					   ? RULES_HEADER_VALUE_MAX
+				   : body ? RULES_NOTICE_MAX
+					  : RULES_TEXT_MAX,
+				   body);
 		if (text == NULL)
 			return -1;
 	}
@@ -193,6 +247,18 @@ rules_action_build(struct rules_run *run, const struct rules_rule *rule,
 		break;
 	case RULES_ACT_TAG:
 		res->text = a->tag;
+		break;
+	case RULES_ACT_STRIP_ATTACHMENT:
+		res->text = text != NULL && text[0] != '\0'
+				    ? text
+				    : "An attachment was removed by the mail "
+				      "gateway's policy.";
+		res->parts =
+			rules_run_parts(run, &res->nparts, &res->parts_unknown);
+		break;
+	case RULES_ACT_BANNER:
+		res->text = text != NULL ? text : "";
+		res->bottom = a->bottom;
 		break;
 	default:
 		break;

@@ -10,11 +10,18 @@
  * plus what rules of this call added, so a threshold rule sees the rules
  * before it.
  *
+ * For a rule with strip-attachment, tests on values that say which MIME
+ * part each element came from (attachment.*) look at every element,
+ * not only up to the first that decides, and record the parts of the
+ * elements that held: what made the condition true, outside any `not`.
+ * An `and` that fails forgets what its operands recorded.
+ *
  * Everything lives on the caller's arena; the set is only read, so many
  * threads may evaluate one set at once.
  */
 #include "config.h" /* _GNU_SOURCE: memmem */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "rules_int.h"
@@ -51,6 +58,9 @@ struct rules_run {
 	const char *flag_rule;
 	struct rules_value derived; /* score / tags with this call's part */
 	size_t bits_len;
+	struct vec parts;   /* size_t: recorded for the current rule */
+	bool parts_unknown; /* an attachment test held without parts */
+	unsigned negated;   /* nesting of `not` around the test */
 };
 
 static void
@@ -391,23 +401,77 @@ pred(struct rules_run *run, const struct rules_test *t,
 	return false;
 }
 
+static int
+cmp_size(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sorted, without duplicates (an archive's members all name its
+ * part). */
+const size_t *
+rules_run_parts(struct rules_run *run, size_t *n_r, bool *unknown_r)
+{
+	size_t *out, n = 0;
+
+	*n_r = 0;
+	*unknown_r = run->parts_unknown;
+	if (run->parts.n == 0)
+		return NULL;
+	out = pst_arena_calloc(run->arena, run->parts.n, sizeof(*out));
+	if (out == NULL) {
+		flag(run, RULES_F_NOMEM);
+		return NULL;
+	}
+	memcpy(out, run->parts.v, run->parts.n * sizeof(*out));
+	qsort(out, run->parts.n, sizeof(*out), cmp_size);
+	for (size_t i = 0; i < run->parts.n; i++)
+		if (n == 0 || out[n - 1] != out[i])
+			out[n++] = out[i];
+	*n_r = n;
+	return out;
+}
+
+static void
+record_part(struct rules_run *run, size_t part)
+{
+	size_t *slot = vec_push(run, &run->parts, sizeof(*slot));
+
+	if (slot != NULL)
+		*slot = part;
+}
+
 static bool
 eval_test(struct rules_run *run, const struct rules_test *t)
 {
 	const struct rules_value *v = rules_run_value(run, &t->lhs);
 	struct slot_state *s = cache_of(run, &t->lhs, v);
 	bool all = t->quant == RULES_Q_ALL, result = all;
-	size_t decisive = v->n;
+	bool record = run->rule != NULL && run->rule->wants_parts &&
+		      run->negated % 2 == 0 && v->parts != NULL;
+	size_t decisive = v->n, mark = run->parts.n;
 
 	for (size_t i = 0; i < v->n && !(run->oflags & RULES_F_NOMEM); i++) {
 		bool r = pred(run, t, v, s, i) != t->negate;
 
-		if (r != all) {
+		if (record && r)
+			record_part(run, v->parts[i]);
+		if (r != all && decisive == v->n) {
 			result = r;
 			decisive = i;
-			break;
+			/* any: go on to find every element that holds */
+			if (!record || all)
+				break;
 		}
 	}
+	if (!result)
+		run->parts.n = mark;
+	else if (run->rule != NULL && run->rule->wants_parts &&
+		 run->negated % 2 == 0 && v->parts == NULL && v->n > 0 &&
+		 strncmp(t->lhs.def->name, "attachment.", 11) == 0)
+		run->parts_unknown = true;
 	if (run->flags & RULES_EVAL_EXPLAIN) {
 		struct pst_buf *b = &run->why;
 
@@ -434,7 +498,11 @@ eval_cond(struct rules_run *run, const struct rules_cond *c)
 	case RULES_C_TEST:
 		return eval_test(run, c->test);
 	case RULES_C_NOT: {
-		bool r = !eval_cond(run, c->kids[0]);
+		bool r;
+
+		run->negated++;
+		r = !eval_cond(run, c->kids[0]);
+		run->negated--;
 
 		/* say it, or "x in y: false" reads as the reason a rule did
 		 * not match */
@@ -443,12 +511,19 @@ eval_cond(struct rules_run *run, const struct rules_cond *c)
 				       r ? "true" : "false");
 		return r;
 	}
-	case RULES_C_AND:
+	case RULES_C_AND: {
+		size_t mark = run->parts.n;
+		bool unknown = run->parts_unknown;
+
 		for (size_t i = 0; i < c->n; i++) {
-			if (!eval_cond(run, c->kids[i]))
+			if (!eval_cond(run, c->kids[i])) {
+				run->parts.n = mark;
+				run->parts_unknown = unknown;
 				return false;
+			}
 		}
 		return true;
+	}
 	case RULES_C_OR:
 		for (size_t i = 0; i < c->n; i++) {
 			if (eval_cond(run, c->kids[i]))
@@ -571,6 +646,8 @@ rules_eval(const struct rules_set *set, enum rules_stage stage,
 		if (stopped)
 			continue;
 		run.rule = r;
+		run.parts.n = 0;
+		run.parts_unknown = false;
 		pst_buf_reset(&run.why);
 		matched = eval_cond(&run, r->cond);
 		if (tr != NULL) {

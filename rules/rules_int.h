@@ -282,6 +282,7 @@ struct rules_action {
 	const char *header; /* add-header, remove-header */
 	const char *tag;
 	double score;
+	bool bottom; /* banner bottom */
 	struct rules_loc loc;
 };
 
@@ -297,6 +298,9 @@ struct rules_rule {
 	size_t nactions;
 	uint64_t vars; /* bit per enum rules_var read */
 	bool reads_score, writes_score;
+	/* has strip-attachment: the evaluator records which attachment
+	 * elements made the condition true */
+	bool wants_parts;
 	size_t index;
 	struct rules_rule *next;
 };
@@ -424,6 +428,10 @@ int rules_action_build(struct rules_run *run, const struct rules_rule *rule,
 const struct rules_value *rules_run_value(struct rules_run *run,
 					  const struct rules_operand *op);
 struct pst_arena *rules_run_arena(struct rules_run *run);
+/* The parts recorded for the rule being applied (strip-attachment),
+ * without duplicates, on the run's arena. */
+const size_t *rules_run_parts(struct rules_run *run, size_t *n_r,
+			      bool *unknown_r);
 /* Append a printable rendering of element i of v to buf (bounded). */
 void rules_value_show(struct pst_buf *buf, const struct rules_value *v,
 		      size_t i, size_t max);

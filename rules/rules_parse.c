@@ -31,15 +31,18 @@
 static const char *const top_words[] = { "rule", "list", "include", "shadow",
 					 NULL };
 const char *const rules_parse_action_words[] = {
-	"accept",     "reject",	    "tempfail",	     "discard",
-	"quarantine", "add-header", "remove-header", "score",
-	"tag",	      "log",	    "stop",	     NULL,
+	"accept",     "reject",		  "tempfail", "discard", "quarantine",
+	"add-header", "remove-header",	  "score",    "tag",	 "log",
+	"stop",	      "strip-attachment", "banner",   NULL,
 };
 static const enum rules_action_kind action_kinds[] = {
-	RULES_ACT_ACCEPT,	 RULES_ACT_REJECT,     RULES_ACT_TEMPFAIL,
-	RULES_ACT_DISCARD,	 RULES_ACT_QUARANTINE, RULES_ACT_ADD_HEADER,
-	RULES_ACT_REMOVE_HEADER, RULES_ACT_SCORE,      RULES_ACT_TAG,
-	RULES_ACT_LOG,		 RULES_ACT_STOP,
+	RULES_ACT_ACCEPT,	 RULES_ACT_REJECT,
+	RULES_ACT_TEMPFAIL,	 RULES_ACT_DISCARD,
+	RULES_ACT_QUARANTINE,	 RULES_ACT_ADD_HEADER,
+	RULES_ACT_REMOVE_HEADER, RULES_ACT_SCORE,
+	RULES_ACT_TAG,		 RULES_ACT_LOG,
+	RULES_ACT_STOP,		 RULES_ACT_STRIP_ATTACHMENT,
+	RULES_ACT_BANNER,
 };
 
 /* ---- messages and recovery ---- */
@@ -370,7 +373,7 @@ parse_action(struct parser *p, struct rules_action *a)
 			p, &kw,
 			"actions are accept, reject, tempfail, discard, "
 			"quarantine, add-header, remove-header, score, "
-			"tag, log, stop",
+			"tag, log, stop, strip-attachment, banner",
 			"expected an action or '}'");
 	}
 	a->kind = action_kinds[i];
@@ -417,6 +420,26 @@ parse_action(struct parser *p, struct rules_action *a)
 			return -1;
 		a->has_text = true;
 		return rules_operand_text(p, &t, &a->text);
+	case RULES_ACT_STRIP_ATTACHMENT:
+		if (peek(p)->type == TK_STRING) {
+			take(p, &t);
+			a->has_text = true;
+			return rules_operand_text(p, &t, &a->text);
+		}
+		return 0;
+	case RULES_ACT_BANNER:
+		if (peek(p)->type == TK_WORD &&
+		    (rules_tok_is(peek(p), "top") ||
+		     rules_tok_is(peek(p), "bottom"))) {
+			take(p, &t);
+			a->bottom = rules_tok_is(&t, "bottom");
+		}
+		if (expect_string(p, &t, "the banner text",
+				  "write banner \"...\" or banner bottom "
+				  "\"...\"") < 0)
+			return -1;
+		a->has_text = true;
+		return rules_operand_text(p, &t, &a->text);
 	case RULES_ACT_SCORE:
 		take(p, &t);
 		if (t.type != TK_NUMBER)
@@ -456,9 +479,14 @@ rule_stage(struct rules_rule *r)
 	}
 	for (size_t i = 0; i < r->nactions; i++) {
 		switch (r->actions[i].kind) {
+		case RULES_ACT_STRIP_ATTACHMENT:
+			r->wants_parts = true;
+			s = RULES_STAGE_MESSAGE;
+			break;
 		case RULES_ACT_ADD_HEADER:
 		case RULES_ACT_REMOVE_HEADER:
 		case RULES_ACT_QUARANTINE:
+		case RULES_ACT_BANNER:
 			s = RULES_STAGE_MESSAGE;
 			break;
 		case RULES_ACT_SCORE:

@@ -211,6 +211,13 @@ struct pf_host {
 	int (*quarantine)(struct pf_txn *t, const char *reason);
 
 	void (*log)(struct pf_txn *t, int level, const char *fmt, va_list ap);
+
+	/* Added within ABI 1: check pf_host_has() (the wrappers do). */
+	/* body rewriting, applied when the message leaves */
+	unsigned (*part_index)(const struct pf_part *p);
+	int (*part_replace)(struct pf_txn *t, unsigned part_index,
+			    const char *notice);
+	int (*banner_add)(struct pf_txn *t, int where, const char *text);
 };
 
 /* Every txn and module starts with this; the wrappers use it. */
@@ -644,6 +651,46 @@ static inline int
 pf_quarantine(struct pf_txn *t, const char *reason)
 {
 	return PF_HOST_(t)->quarantine(t, reason);
+}
+
+/* ---- body rewriting (on_message only) ---- */
+
+/* Where pf_banner_add() puts the banner. */
+#define PF_BANNER_TOP 0
+#define PF_BANNER_BOTTOM 1
+
+/* The part's position in the pre-order walk (the root is 0), as
+ * pf_part_replace() takes it; 0 when the host lacks the function. */
+static inline unsigned
+pf_part_index(struct pf_txn *t, const struct pf_part *p)
+{
+	return pf_host_has(t, part_index) ? PF_HOST_(t)->part_index(p) : 0;
+}
+
+/* Replace part part_index with a text/plain part holding notice
+ * (1..4096 bytes of UTF-8, no control characters but line breaks and
+ * tabs).  A part inside a signed or encrypted container replaces the
+ * whole container; a part inside an encoded attached message, that
+ * message.  Before the first replacement of a transaction the message
+ * as received is kept in the quarantine (reason "stripped"); -1 when it
+ * cannot be, and nothing is replaced. */
+static inline int
+pf_part_replace(struct pf_txn *t, unsigned part_index, const char *notice)
+{
+	if (!pf_host_has(t, part_replace))
+		return -1;
+	return PF_HOST_(t)->part_replace(t, part_index, notice);
+}
+
+/* Add a banner (text as for pf_part_replace) at the top or bottom of the
+ * message's text: its first text/plain and first text/html part, not
+ * inside attachments, attached messages, signed or encrypted parts. */
+static inline int
+pf_banner_add(struct pf_txn *t, int where, const char *text)
+{
+	if (!pf_host_has(t, banner_add))
+		return -1;
+	return PF_HOST_(t)->banner_add(t, where, text);
 }
 
 /* A maillog line "QUEUEID: filter NAME: text". */
