@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base64.h"
 #include "rewrite.h"
 #include "spool.h"
 #include "utf8.h"
@@ -945,7 +946,7 @@ rw_encode(struct rewrite_job *job, const struct mime_part *p,
 		}
 	}
 	if (enc == MIME_ENC_BASE64) {
-		if (rewrite_enc_base64(&out, data, c->len) < 0)
+		if (pst_base64_encode(&out, data, c->len, 76) < 0)
 			goto done;
 		if (!eol && out.len >= 2)
 			out.len -= 2;

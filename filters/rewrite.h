@@ -116,9 +116,6 @@ int rewrite_check(const struct rewrite_job *job, struct pst_spool *msg,
 
 /* ---- encoders (rewrite_enc.c) ---- */
 
-/* Append data as base64, lines of 76 characters ended by CRLF (the last
- * line too). */
-int rewrite_enc_base64(struct pst_buf *out, const char *data, size_t len);
 /* Append data as quoted-printable text: its line breaks (CRLF or LF)
  * become CRLF hard breaks, lines at most 76 characters with soft breaks;
  * no line break is added at the end. */

@@ -13,45 +13,6 @@
 
 #define ENC_LINE 76
 
-static const char b64[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int
-rewrite_enc_base64(struct pst_buf *out, const char *data, size_t len)
-{
-	const unsigned char *s = (const unsigned char *)data;
-	char quad[4];
-	size_t col = 0;
-
-	/* 4/3 of the input and a CRLF per 57 bytes */
-	if (pst_buf_reserve(out, len / 3 * 4 + len / 57 * 2 + 8) < 0)
-		return -1;
-	for (size_t i = 0; i < len; i += 3) {
-		size_t n = len - i < 3 ? len - i : 3;
-		uint32_t v = (uint32_t)s[i] << 16;
-
-		if (n > 1)
-			v |= (uint32_t)s[i + 1] << 8;
-		if (n > 2)
-			v |= s[i + 2];
-		quad[0] = b64[(v >> 18) & 63];
-		quad[1] = b64[(v >> 12) & 63];
-		quad[2] = n > 1 ? b64[(v >> 6) & 63] : '=';
-		quad[3] = n > 2 ? b64[v & 63] : '=';
-		if (pst_buf_append(out, quad, 4) < 0)
-			return -1;
-		col += 4;
-		if (col >= ENC_LINE) {
-			if (pst_buf_append(out, "\r\n", 2) < 0)
-				return -1;
-			col = 0;
-		}
-	}
-	if (col > 0 && pst_buf_append(out, "\r\n", 2) < 0)
-		return -1;
-	return 0;
-}
-
 /* One byte of a QP line as it is written: 1 or 3 characters. */
 static size_t
 qp_token(unsigned char c, bool last, char tok[3])

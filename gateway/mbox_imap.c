@@ -20,6 +20,8 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "ascii.h"
+#include "base64.h"
 #include "imap_parse.h"
 #include "log.h"
 #include "mbox_int.h"
@@ -106,7 +108,7 @@ imap_plain(struct mbox_session *s, const char *resp, size_t len)
 	long n;
 
 	s->state = MBOX_CMD;
-	n = sasl_base64_decode(resp, len, msg, sizeof(msg));
+	n = pst_base64_decode(resp, len, msg, sizeof(msg));
 	if (n < 0) {
 		imap_bad(s, "Invalid base64 data in response.");
 		return;
@@ -485,17 +487,6 @@ imap_status_is(const char *line, size_t len, const char *tag,
 	return true;
 }
 
-static bool
-imap_has(const char *line, size_t len, const char *word)
-{
-	size_t wl = strlen(word);
-
-	for (size_t i = 0; i + wl <= len; i++)
-		if (strncasecmp(line + i, word, wl) == 0)
-			return true;
-	return false;
-}
-
 static void
 imap_backend_line(struct mbox_session *s, const char *line, size_t len)
 {
@@ -512,7 +503,9 @@ imap_backend_line(struct mbox_session *s, const char *line, size_t len)
 			mbox_login_done(s, MBOX_LOGIN_UNAVAILABLE, line, len);
 			return;
 		}
-		ir = imap_has(line, len, "SASL-IR") ? IMAP_B_SASL_IR : 0;
+		ir = pst_ascii_contains_ci(line, len, "SASL-IR")
+			     ? IMAP_B_SASL_IR
+			     : 0;
 		if (s->be->tls == MBOX_TLS_STARTTLS) {
 			mbox_backend_write(s, "P0 STARTTLS\r\n", 13);
 			s->bstate = IMAP_B_STARTTLS | ir;
@@ -561,8 +554,10 @@ imap_backend_line(struct mbox_session *s, const char *line, size_t len)
 			mbox_login_done(s, MBOX_LOGIN_OK, line + rest,
 					len - rest);
 		} else if (imap_status_is(line, len, "P2", "NO", &rest)) {
-			bool temp = imap_has(line, len, "[UNAVAILABLE]") ||
-				    imap_has(line, len, "[SERVERBUG]");
+			bool temp =
+				pst_ascii_contains_ci(line, len,
+						      "[UNAVAILABLE]") ||
+				pst_ascii_contains_ci(line, len, "[SERVERBUG]");
 
 			mbox_login_done(s,
 					temp ? MBOX_LOGIN_UNAVAILABLE

@@ -14,6 +14,8 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "ascii.h"
+#include "base64.h"
 #include "log.h"
 #include "mbox_int.h"
 #include "pop3_parse.h"
@@ -69,7 +71,7 @@ pop3_plain(struct mbox_session *s, const char *resp, size_t len)
 	char msg[SASL_PLAIN_MAX_DECODED];
 	struct sasl_plain p;
 	const char *err;
-	long n = sasl_base64_decode(resp, len, msg, sizeof(msg));
+	long n = pst_base64_decode(resp, len, msg, sizeof(msg));
 
 	s->state = MBOX_CMD;
 	if (n < 0) {
@@ -285,17 +287,6 @@ pop3_backend_connected(struct mbox_session *s)
 	s->bstate = POP3_B_GREETING;
 }
 
-static bool
-pop3_has(const char *line, size_t len, const char *word)
-{
-	size_t wl = strlen(word);
-
-	for (size_t i = 0; i + wl <= len; i++)
-		if (strncasecmp(line + i, word, wl) == 0)
-			return true;
-	return false;
-}
-
 static void
 pop3_backend_line(struct mbox_session *s, const char *line, size_t len)
 {
@@ -330,9 +321,9 @@ pop3_backend_line(struct mbox_session *s, const char *line, size_t len)
 			mbox_login_done(s, MBOX_LOGIN_OK,
 					len > 4 ? line + 4 : "",
 					len > 4 ? len - 4 : 0);
-		else if (pop3_has(line, len, "[IN-USE]"))
+		else if (pst_ascii_contains_ci(line, len, "[IN-USE]"))
 			mbox_login_done(s, MBOX_LOGIN_IN_USE, line, len);
-		else if (pop3_has(line, len, "[SYS/"))
+		else if (pst_ascii_contains_ci(line, len, "[SYS/"))
 			mbox_login_done(s, MBOX_LOGIN_UNAVAILABLE, line, len);
 		else
 			mbox_login_done(s, MBOX_LOGIN_FAILED, line, len);

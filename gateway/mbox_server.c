@@ -70,31 +70,6 @@ mbox_server_free(struct mbox_server **server_p)
 }
 
 static int
-mbox_listen_socket(const struct pst_sockaddr *addr, const char **error_r)
-{
-	int one = 1;
-	int fd = socket(addr->u.sa.sa_family,
-			SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-	if (fd < 0) {
-		*error_r = strerror(errno);
-		return -1;
-	}
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
-	    (addr->u.sa.sa_family == AF_INET6 &&
-	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) <
-		     0) ||
-	    bind(fd, &addr->u.sa, addr->len) < 0 ||
-	    listen(fd, MBOX_BACKLOG) < 0) {
-		*error_r = strerror(errno);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int
 mbox_bind_proto(struct mbox_worker *mw, const struct mbox_proto_settings *p,
 		const char **error_r)
 {
@@ -107,7 +82,7 @@ mbox_bind_proto(struct mbox_worker *mw, const struct mbox_proto_settings *p,
 		l->mw = mw;
 		l->conf = p;
 		l->implicit_tls = i >= p->nplain;
-		l->fd = mbox_listen_socket(&p->addrs[i], &err);
+		l->fd = pst_net_listen(&p->addrs[i], MBOX_BACKLOG, &err);
 		if (l->fd < 0) {
 			pst_net_hostport_str(&p->addrs[i].u.sa, where,
 					     sizeof(where));

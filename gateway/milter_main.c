@@ -63,33 +63,6 @@ milter_unix_path(const char *spec)
 	return NULL;
 }
 
-static int
-milter_check_user(const struct postern_settings *st, struct passwd **pw_r,
-		  const char **error_r)
-{
-	static char msg[300];
-
-	*pw_r = NULL;
-	if (geteuid() != 0)
-		return 0;
-	if (st->user == NULL) {
-		snprintf(msg, sizeof(msg),
-			 "%s: running as root needs `user = \"...\";` (an "
-			 "unprivileged account to run as)",
-			 st->path);
-		*error_r = msg;
-		return -1;
-	}
-	*pw_r = getpwnam(st->user);
-	if (*pw_r == NULL) {
-		snprintf(msg, sizeof(msg), "%s: user '%s' does not exist",
-			 st->path, st->user);
-		*error_r = msg;
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * TCP_NODELAY on libmilter's listening socket, which accepted sockets
  * inherit on Linux.  libmilter writes a reply as several packets (each
@@ -302,7 +275,7 @@ main(int argc, char **argv)
 		usage();
 	pst_log_init(foreground || test_only);
 	if (settings_load(path, &st, &error) < 0 ||
-	    milter_check_user(st, &pw, &error) < 0) {
+	    settings_run_user(st, &pw, &error) < 0) {
 		fprintf(stderr, "postern-milter: %s\n", error);
 		settings_free(&st);
 		return 1;

@@ -118,30 +118,6 @@ prepare_quarantine(const struct postern_settings *st, uid_t uid, gid_t gid,
 	return 0;
 }
 
-static int
-check_user(const struct postern_settings *st, const char **error_r)
-{
-	static char msg[300];
-
-	if (geteuid() != 0)
-		return 0;
-	if (st->user == NULL) {
-		snprintf(msg, sizeof(msg),
-			 "%s: running as root needs `user = \"...\";` (an "
-			 "unprivileged account to run as)",
-			 st->path);
-		*error_r = msg;
-		return -1;
-	}
-	if (getpwnam(st->user) == NULL) {
-		snprintf(msg, sizeof(msg), "%s: user '%s' does not exist",
-			 st->path, st->user);
-		*error_r = msg;
-		return -1;
-	}
-	return 0;
-}
-
 static void
 log_started(const struct server *server)
 {
@@ -298,7 +274,7 @@ main(int argc, char **argv)
 
 	if (settings_load(path, &st, &error) < 0 ||
 	    settings_require_gateway(st, &error) < 0 ||
-	    check_user(st, &error) < 0 ||
+	    settings_run_user(st, NULL, &error) < 0 ||
 	    (test_only &&
 	     relay_new(st->arena, &st->relay, NULL, &error) == NULL)) {
 		fprintf(stderr, "posternd: %s\n", error);

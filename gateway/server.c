@@ -26,31 +26,6 @@
 #define LISTEN_BACKLOG 511
 #define ACCEPT_PAUSE_MS 100
 
-static int
-server_listen_socket(const struct pst_sockaddr *addr, const char **error_r)
-{
-	int one = 1;
-	int fd = socket(addr->u.sa.sa_family,
-			SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-	if (fd < 0) {
-		*error_r = strerror(errno);
-		return -1;
-	}
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
-	    (addr->u.sa.sa_family == AF_INET6 &&
-	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) <
-		     0) ||
-	    bind(fd, &addr->u.sa, addr->len) < 0 ||
-	    listen(fd, LISTEN_BACKLOG) < 0) {
-		*error_r = strerror(errno);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 int
 server_bind(struct server *server, const char **error_r)
 {
@@ -94,8 +69,8 @@ server_bind(struct server *server, const char **error_r)
 			const char *err = "unknown error";
 			char where[PST_NET_ADDRSTRLEN + 8];
 
-			w->listen_fds[j] = server_listen_socket(
-				&smtp->listen_addrs[j], &err);
+			w->listen_fds[j] = pst_net_listen(
+				&smtp->listen_addrs[j], LISTEN_BACKLOG, &err);
 			if (w->listen_fds[j] < 0) {
 				pst_net_hostport_str(
 					&smtp->listen_addrs[j].u.sa, where,

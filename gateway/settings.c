@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -315,6 +316,36 @@ settings_find(const struct pst_conf_node *root, const char *block,
 		if (n->key && strcmp(n->key, key) == 0)
 			return n;
 	return where;
+}
+
+int
+settings_run_user(const struct postern_settings *st, struct passwd **pw_r,
+		  const char **error_r)
+{
+	struct passwd *pw;
+
+	if (pw_r != NULL)
+		*pw_r = NULL;
+	if (geteuid() != 0)
+		return 0;
+	if (st->user == NULL) {
+		*error_r = pst_arena_printf(
+			st->arena,
+			"%s: running as root needs `user = \"...\";` (an "
+			"unprivileged account to run as)",
+			st->path);
+		return -1;
+	}
+	pw = getpwnam(st->user);
+	if (pw == NULL) {
+		*error_r = pst_arena_printf(st->arena,
+					    "%s: user '%s' does not exist",
+					    st->path, st->user);
+		return -1;
+	}
+	if (pw_r != NULL)
+		*pw_r = pw;
+	return 0;
 }
 
 int

@@ -116,6 +116,13 @@ int settings_load(const char *path, struct postern_settings **settings_r,
 		  const char **error_r);
 void settings_free(struct postern_settings **settings_p);
 
+/* Running as root, the `user` to switch to must be named and exist:
+ * 0 (with *pw_r, if not NULL: its entry, or NULL when not root), or -1
+ * with *error_r. */
+struct passwd;
+int settings_run_user(const struct postern_settings *st, struct passwd **pw_r,
+		      const char **error_r);
+
 /* For the programs that listen or relay (posternd, postern quarantine
  * release): 0, or -1 with *error_r saying what the file lacks. */
 int settings_require_gateway(const struct postern_settings *s,

@@ -5,87 +5,8 @@
 
 #include <string.h>
 
+#include "base64.h"
 #include "sasl_plain.h"
-
-static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int
-b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-long
-sasl_base64_decode(const char *in, size_t len, char *out, size_t outsize)
-{
-	size_t o = 0;
-
-	if (len % 4 != 0)
-		return -1;
-	for (size_t i = 0; i < len; i += 4) {
-		int v[4], pad = 0;
-		unsigned long q;
-
-		for (int k = 0; k < 4; k++) {
-			if (in[i + k] == '=' && i + 4 == len && k >= 2) {
-				v[k] = 0;
-				pad++;
-				continue;
-			}
-			v[k] = b64_value(in[i + k]);
-			if (v[k] < 0 || pad > 0)
-				return -1;
-		}
-		q = (unsigned long)v[0] << 18 | (unsigned long)v[1] << 12 |
-		    (unsigned long)v[2] << 6 | (unsigned long)v[3];
-		/* Canonical: the bits under the padding are zero. */
-		if ((pad == 1 && (q & 0xff)) || (pad == 2 && (q & 0xffff)))
-			return -1;
-		if (o + (size_t)(3 - pad) > outsize)
-			return -1;
-		out[o++] = (char)(q >> 16);
-		if (pad < 2)
-			out[o++] = (char)(q >> 8 & 0xff);
-		if (pad < 1)
-			out[o++] = (char)(q & 0xff);
-	}
-	return (long)o;
-}
-
-int
-sasl_base64_encode(const void *in, size_t len, struct pst_buf *out)
-{
-	const unsigned char *p = in;
-
-	for (size_t i = 0; i < len; i += 3) {
-		unsigned long q = (unsigned long)p[i] << 16;
-		size_t n = len - i < 3 ? len - i : 3;
-		char quad[4];
-
-		if (n > 1)
-			q |= (unsigned long)p[i + 1] << 8;
-		if (n > 2)
-			q |= p[i + 2];
-		quad[0] = b64_alphabet[q >> 18 & 63];
-		quad[1] = b64_alphabet[q >> 12 & 63];
-		quad[2] = n > 1 ? b64_alphabet[q >> 6 & 63] : '=';
-		quad[3] = n > 2 ? b64_alphabet[q & 63] : '=';
-		if (pst_buf_append(out, quad, 4) < 0)
-			return -1;
-	}
-	return 0;
-}
 
 int
 sasl_plain_parse(const char *msg, size_t len, struct sasl_plain *r,
@@ -134,7 +55,7 @@ sasl_plain_encode(struct pst_str user, struct pst_str pass, struct pst_buf *out)
 	msg[1 + user.len] = '\0';
 	memcpy(msg + 2 + user.len, pass.p, pass.len);
 	n = 2 + user.len + pass.len;
-	rc = sasl_base64_encode(msg, n, out);
+	rc = pst_base64_encode(out, msg, n, 0);
 	explicit_bzero(msg, sizeof(msg));
 	return rc;
 }

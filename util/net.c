@@ -12,8 +12,12 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "net.h"
 
@@ -344,4 +348,29 @@ pst_cidr_list_match(const struct pst_cidr *list, unsigned n,
 		if (pst_cidr_match(&list[i], sa))
 			return true;
 	return false;
+}
+
+int
+pst_net_listen(const struct pst_sockaddr *addr, int backlog,
+	       const char **error_r)
+{
+	int one = 1;
+	int fd = socket(addr->u.sa.sa_family,
+			SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    (addr->u.sa.sa_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) <
+		     0) ||
+	    bind(fd, &addr->u.sa, addr->len) < 0 || listen(fd, backlog) < 0) {
+		*error_r = strerror(errno);
+		close(fd);
+		return -1;
+	}
+	return fd;
 }

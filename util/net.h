@@ -32,6 +32,12 @@ int pst_net_parse_hostport(const char *s, struct pst_sockaddr *addr_r,
 
 /* "192.0.2.7" or "2001:db8::7" (a v4-mapped IPv6 address is shown as
  * IPv4).  Returns buf. */
+/* A listening TCP socket on addr, non-blocking, close-on-exec,
+ * SO_REUSEPORT (so that every event loop can have its own), IPv6
+ * sockets IPv6-only.  The fd, or -1 with *error_r (strerror). */
+int pst_net_listen(const struct pst_sockaddr *addr, int backlog,
+		   const char **error_r);
+
 char *pst_net_addr_str(const struct sockaddr *sa, char *buf, size_t size);
 /* "192.0.2.7:25" or "[2001:db8::7]:25".  Returns buf. */
 char *pst_net_hostport_str(const struct sockaddr *sa, char *buf, size_t size);

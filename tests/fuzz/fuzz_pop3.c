@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "pop3_parse.h"
 #include "sasl_plain.h"
 
@@ -35,14 +36,14 @@ fuzz_plain(const char *s, size_t len)
 	struct sasl_plain p;
 	struct pst_buf b;
 	const char *err;
-	long n = sasl_base64_decode(s, len, out, sizeof(out));
+	long n = pst_base64_decode(s, len, out, sizeof(out));
 
 	if (n < 0)
 		return;
 	if ((size_t)n > sizeof(out))
 		abort();
 	pst_buf_init(&b, 0);
-	if (sasl_base64_encode(out, (size_t)n, &b) < 0 || b.len != len ||
+	if (pst_base64_encode(&b, out, (size_t)n, 0) < 0 || b.len != len ||
 	    (len > 0 && memcmp(b.data, s, len) != 0))
 		abort();
 	pst_buf_free(&b);

@@ -70,7 +70,7 @@ service pop3-login {{
 USERS = {"alice": "alicepw", "bob": "bobpw"}
 
 
-class MailboxDovecot:
+class MailboxDovecot(harness.ForegroundPeer):
     def __init__(self, cert=None, key=None, trusted="127.0.0.1",
                  parent=None):
         self.dir = harness.make_dir("dovecot-mbox.", parent=parent)
@@ -117,25 +117,6 @@ class MailboxDovecot:
             return all(harness.is_listening(p) for p in ports)
         harness.wait_until(ready, harness.START_TIMEOUT, what="dovecot")
         return self
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(8)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        if self.proc:
-            self.log_fh.close()
-            self.proc = None
-
-    def log(self):
-        try:
-            with open(self.logfile, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
 
     def put_messages(self, user, messages):
         """Write messages (bytes) straight into user's INBOX maildir."""

@@ -1916,7 +1916,31 @@ def split_received(data):
     return head, data[len(head):]
 
 
-class DovecotInstance:
+class ForegroundPeer:
+    """A peer started as self.proc with its output in self.logfile
+    (written through self.log_fh): stop() and log() for it."""
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(8)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.proc:
+            self.log_fh.close()
+            self.proc = None
+
+    def log(self):
+        try:
+            with open(self.logfile, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+
+class DovecotInstance(ForegroundPeer):
     """A private Dovecot: LMTP on 127.0.0.1:lmtp_port and on the unix
     socket lmtp_socket, IMAP on imap_port; users alice/alicepw and
     bob/bobpw whose mail is DIR/mail/USER/Maildir (owned by nobody).
@@ -2006,25 +2030,6 @@ protocol lmtp {{
                     os.path.exists(self.lmtp_socket))
         wait_until(ready, START_TIMEOUT, what="dovecot")
         return self
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(8)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        if self.proc:
-            self.log_fh.close()
-            self.proc = None
-
-    def log(self):
-        try:
-            with open(self.logfile, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
 
     def mailbox(self, user):
         """Raw messages in user's INBOX maildir (new and cur)."""

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base64.h"
 #include "decode.h"
 #include "filter_test.h"
 #include "rewrite.h"
@@ -1032,7 +1033,8 @@ test_encoders(void **state)
 		/* base64 */
 		pst_buf_init(&b, 0);
 		assert_int_equal(
-			rewrite_enc_base64(&b, inputs[i].s, inputs[i].len), 0);
+			pst_base64_encode(&b, inputs[i].s, inputs[i].len, 76),
+			0);
 		d = decode(MIME_ENC_BASE64, b.data ? b.data : "", b.len, &n,
 			   &defects);
 		assert_int_equal(n, inputs[i].len);
