@@ -100,7 +100,7 @@ struct mbox_worker {
 struct mbox_server {
 	const struct mailbox_settings *conf;
 	struct limits *imap_limits, *pop3_limits;
-	struct mbox_guard *imap_guard, *pop3_guard;
+	struct mbox_guard *guard; /* both protocols' */
 };
 
 struct mbox_session {

@@ -2,7 +2,9 @@
  * mbox_server.c - IMAP and POP3 listeners on each worker, next to
  * SMTP's (see mbox.h): every worker binds its own SO_REUSEPORT sockets,
  * so the kernel spreads connections; the connection limits and the
- * brute-force guards are shared (mutex-protected).
+ * brute-force guard are shared by the workers (mutex-protected), and
+ * the guard by both protocols too: a password guessed over POP3 is a
+ * password guessed.
  */
 #include "config.h"
 
@@ -24,10 +26,36 @@
 
 #define MBOX_BACKLOG 511
 
+#define MIN_U64(a, b) ((a) < (b) ? (a) : (b))
+#define MAX_U64(a, b) ((a) > (b) ? (a) : (b))
+
+/* One guard for both protocols: of two configured guard blocks, the
+ * stricter value of each setting. */
+static struct mbox_guard_settings
+mbox_guard_shared(const struct mailbox_settings *conf)
+{
+	const struct mbox_guard_settings *i = &conf->imap.guard,
+					 *p = &conf->pop3.guard;
+	struct mbox_guard_settings g;
+
+	if (!conf->pop3.configured)
+		return *i;
+	if (!conf->imap.configured)
+		return *p;
+	g.max_failures_ip = MIN_U64(i->max_failures_ip, p->max_failures_ip);
+	g.max_failures_user =
+		MIN_U64(i->max_failures_user, p->max_failures_user);
+	g.delay = MAX_U64(i->delay, p->delay);
+	g.max_delay = MAX_U64(i->max_delay, p->max_delay);
+	g.lockout = MAX_U64(i->lockout, p->lockout);
+	return g;
+}
+
 struct mbox_server *
 mbox_server_new(const struct mailbox_settings *conf, const char **error_r)
 {
 	struct mbox_server *m;
+	struct mbox_guard_settings guard;
 
 	if (!conf->imap.configured && !conf->pop3.configured)
 		return NULL;
@@ -41,10 +69,10 @@ mbox_server_new(const struct mailbox_settings *conf, const char **error_r)
 	m->pop3_limits =
 		limits_new((unsigned)conf->pop3.max_connections,
 			   (unsigned)conf->pop3.max_connections_per_ip);
-	m->imap_guard = mbox_guard_new(&conf->imap.guard);
-	m->pop3_guard = mbox_guard_new(&conf->pop3.guard);
+	guard = mbox_guard_shared(conf);
+	m->guard = mbox_guard_new(&guard);
 	if (m->imap_limits == NULL || m->pop3_limits == NULL ||
-	    m->imap_guard == NULL || m->pop3_guard == NULL) {
+	    m->guard == NULL) {
 		mbox_server_free(&m);
 		goto nomem;
 	}
@@ -64,8 +92,7 @@ mbox_server_free(struct mbox_server **server_p)
 	*server_p = NULL;
 	limits_free(&m->imap_limits);
 	limits_free(&m->pop3_limits);
-	mbox_guard_free(&m->imap_guard);
-	mbox_guard_free(&m->pop3_guard);
+	mbox_guard_free(&m->guard);
 	free(m);
 }
 

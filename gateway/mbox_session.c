@@ -105,8 +105,7 @@ mbox_session_start(struct mbox_listener *l, evutil_socket_t fd,
 	s->conf = l->conf;
 	s->ops = l->conf->proto == MBOX_IMAP ? &mbox_imap_ops : &mbox_pop3_ops;
 	s->limits = limits;
-	s->guard = l->conf->proto == MBOX_IMAP ? mw->server->imap_guard
-					       : mw->server->pop3_guard;
+	s->guard = mw->server->guard;
 	memcpy(&s->peer.u, peer, peer_len);
 	s->peer.len = peer_len;
 	pst_net_addr_str(peer, s->addr, sizeof(s->addr));

@@ -114,7 +114,7 @@ class MailboxTest(harness.PosterndTest):
         return d.start()
 
     def start(self, block=None, backend=None, tls=False, dovecot_tls=False,
-              dovecot=True, backends=None):
+              dovecot=True, backends=None, extra=""):
         self.dc = self.dovecot(tls=dovecot_tls) if dovecot else None
         self.port = harness.free_port()
         self.tls_port = harness.free_port() if tls else None
@@ -141,7 +141,7 @@ class MailboxTest(harness.PosterndTest):
         for name, be in backends.items():
             text += "  backend %s {\n%s\n  }\n" % (
                 name, "\n".join(harness._render_block(be, 4)))
-        text += "}\n"
+        text += "}\n" + extra
         self.d = self.posternd(extra=text)
         for p in (self.port, self.tls_port):
             if p:

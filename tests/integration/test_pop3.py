@@ -202,6 +202,31 @@ class TestPOP3(MailboxTest):
                          "response.")
         self.assertEqual(r.line(), "-ERR No username given.")
 
+    def test_guard_counts_imap_and_pop3_together(self):
+        imap_port = harness.free_port()
+        self.start(block={"guard": {"max_failures_ip": 2,
+                                    "delay": harness.Raw("0s"),
+                                    "lockout": harness.Raw("30s")}},
+                   extra='imap {\n  listen = ["127.0.0.1:%d"];\n'
+                         '  trusted_networks = ["127.0.0.0/8"];\n'
+                         '  backend default { server = "127.0.0.1:1"; }\n'
+                         '}\n' % imap_port)
+        harness.wait_until(lambda: harness.is_listening(imap_port),
+                           harness.START_TIMEOUT, what="imap port")
+        src = fresh_source()
+        for i in range(2):
+            r = self.raw(source=src)
+            r.line()
+            r.send("USER u%d\r\nPASS wrong\r\n" % i)
+            r.line()
+            self.assertEqual(r.line(), "-ERR [AUTH] Authentication failed.")
+        # the same address over IMAP is locked out too
+        r = self.raw(port=imap_port, source=src)
+        r.line()
+        r.send("a LOGIN alice alicepw\r\n")
+        self.assertRegex(r.line(), r"^a NO \[ALERT\] Too many failed "
+                         r"logins, try again in \d+ seconds\.")
+
     def test_brute_force_lockout_per_ip(self):
         self.start(block={"guard": {"max_failures_ip": 2,
                                     "delay": harness.Raw("0s"),
