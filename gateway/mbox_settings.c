@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -331,30 +332,79 @@ mbox_lower(struct pst_arena *arena, const char *s, size_t len)
 	return d;
 }
 
-int
-mbox_settings_load_user_map(struct pst_arena *arena,
-			    struct mbox_proto_settings *p, const char *path,
-			    const char **error_r)
+struct mbox_user_map {
+	pthread_mutex_t lock;
+	struct pst_arena *arena; /* the entries' */
+	struct mbox_user_entry *v;
+	size_t n;
+};
+
+static void
+mbox_user_map_free(void *arg)
 {
+	struct mbox_user_map *map = arg;
+
+	pst_arena_free(&map->arena);
+	pthread_mutex_destroy(&map->lock);
+	free(map);
+}
+
+struct mbox_user_map *
+mbox_user_map_new(struct pst_arena *arena)
+{
+	struct mbox_user_map *map = calloc(1, sizeof(*map));
+
+	if (map == NULL)
+		return NULL;
+	pthread_mutex_init(&map->lock, NULL);
+	if (pst_arena_cleanup_add(arena, mbox_user_map_free, map) < 0) {
+		mbox_user_map_free(map);
+		return NULL;
+	}
+	return map;
+}
+
+size_t
+mbox_user_map_count(const struct mbox_proto_settings *p)
+{
+	size_t n;
+
+	if (p->users == NULL)
+		return 0;
+	pthread_mutex_lock(&p->users->lock);
+	n = p->users->n;
+	pthread_mutex_unlock(&p->users->lock);
+	return n;
+}
+
+/* Read path onto a new arena: *arena_r, *v_r, *n_r. */
+static int
+mbox_user_map_read(struct pst_arena *err_arena,
+		   const struct mbox_proto_settings *p, const char *path,
+		   struct pst_arena **arena_r, struct mbox_user_entry **v_r,
+		   size_t *n_r, const char **error_r)
+{
+	struct pst_arena *arena = pst_arena_new(0);
 	FILE *f = fopen(path, "r");
 	char line[MBOX_USER_MAP_MAX_LINE];
-	size_t cap = 0;
+	struct mbox_user_entry *v = NULL;
+	size_t cap = 0, n = 0;
 	unsigned lineno = 0;
 
-	if (f == NULL) {
-		*error_r = pst_arena_printf(arena, "user_map '%s': %s", path,
-					    strerror(errno));
-		return -1;
+	if (f == NULL || arena == NULL) {
+		*error_r = pst_arena_printf(err_arena, "user_map '%s': %s",
+					    path, strerror(errno));
+		goto fail;
 	}
-	p->nusers = 0;
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char *user, *name, *extra, *save = NULL;
 		const struct mbox_backend *b;
 
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
-			*error_r = pst_arena_printf(
-				arena, "%s:%u: line too long", path, lineno);
+			*error_r = pst_arena_printf(err_arena,
+						    "%s:%u: line too long",
+						    path, lineno);
 			goto fail;
 		}
 		user = strtok_r(line, " \t\r\n", &save);
@@ -364,45 +414,92 @@ mbox_settings_load_user_map(struct pst_arena *arena,
 		extra = strtok_r(NULL, " \t\r\n", &save);
 		if (name == NULL || extra != NULL) {
 			*error_r = pst_arena_printf(
-				arena, "%s:%u: want \"USER BACKEND\"", path,
+				err_arena, "%s:%u: want \"USER BACKEND\"", path,
 				lineno);
 			goto fail;
 		}
 		b = mbox_backend_named(p, name);
 		if (b == NULL) {
 			*error_r = pst_arena_printf(
-				arena, "%s:%u: no backend named '%s'", path,
+				err_arena, "%s:%u: no backend named '%s'", path,
 				lineno, name);
 			goto fail;
 		}
-		if (p->nusers == cap) {
+		if (n == cap) {
 			size_t ncap = cap ? 2 * cap : 64;
-			struct mbox_user_entry *v =
-				pst_arena_calloc(arena, ncap, sizeof(*v));
+			struct mbox_user_entry *nv =
+				pst_arena_calloc(arena, ncap, sizeof(*nv));
 
-			if (v == NULL)
+			if (nv == NULL)
 				goto nomem;
-			if (p->nusers > 0)
-				memcpy(v, p->users, p->nusers * sizeof(*v));
-			p->users = v;
+			if (n > 0)
+				memcpy(nv, v, n * sizeof(*nv));
+			v = nv;
 			cap = ncap;
 		}
-		p->users[p->nusers].user =
-			mbox_lower(arena, user, strlen(user));
-		p->users[p->nusers].backend = b;
-		if (p->users[p->nusers].user == NULL)
+		v[n].user = mbox_lower(arena, user, strlen(user));
+		v[n].backend = b;
+		if (v[n].user == NULL)
 			goto nomem;
-		p->nusers++;
+		n++;
 	}
 	fclose(f);
-	if (p->nusers > 0)
-		qsort(p->users, p->nusers, sizeof(*p->users), mbox_user_cmp);
+	if (n > 0)
+		qsort(v, n, sizeof(*v), mbox_user_cmp);
+	*arena_r = arena;
+	*v_r = v;
+	*n_r = n;
 	return 0;
 nomem:
 	*error_r = "out of memory";
 fail:
-	fclose(f);
+	if (f != NULL)
+		fclose(f);
+	pst_arena_free(&arena);
 	return -1;
+}
+
+int
+mbox_settings_load_user_map(struct pst_arena *arena,
+			    const struct mbox_proto_settings *p,
+			    const char *path, const char **error_r)
+{
+	struct mbox_user_map *map = p->users;
+	struct pst_arena *old, *fresh;
+	struct mbox_user_entry *v;
+	size_t n;
+
+	if (mbox_user_map_read(arena, p, path, &fresh, &v, &n, error_r) < 0)
+		return -1;
+	pthread_mutex_lock(&map->lock);
+	old = map->arena;
+	map->arena = fresh;
+	map->v = v;
+	map->n = n;
+	pthread_mutex_unlock(&map->lock);
+	pst_arena_free(&old);
+	return 0;
+}
+
+int
+mbox_settings_reload(const struct mailbox_settings *m, struct pst_arena *arena,
+		     const char **error_r)
+{
+	const struct mbox_proto_settings *ps[] = { &m->imap, &m->pop3 };
+	int rc = 0;
+
+	for (size_t i = 0; i < 2; i++) {
+		const char *err;
+
+		if (!ps[i]->configured || ps[i]->user_map == NULL)
+			continue;
+		if (mbox_settings_load_user_map(arena, ps[i], ps[i]->user_map,
+						&err) < 0) {
+			*error_r = err;
+			rc = -1;
+		}
+	}
+	return rc;
 }
 
 const struct mbox_backend *
@@ -412,17 +509,22 @@ mbox_settings_backend(const struct mbox_proto_settings *p, const char *user)
 	const char *at;
 	size_t len = strlen(user);
 
-	if (len < sizeof(lower) && p->nusers > 0) {
+	if (len < sizeof(lower) && p->users != NULL) {
 		struct mbox_user_entry key = { lower, NULL }, *hit;
+		const struct mbox_backend *b = NULL;
 
 		for (size_t i = 0; i <= len; i++)
 			lower[i] = (user[i] >= 'A' && user[i] <= 'Z')
 					   ? (char)(user[i] | 0x20)
 					   : user[i];
-		hit = bsearch(&key, p->users, p->nusers, sizeof(*p->users),
-			      mbox_user_cmp);
+		pthread_mutex_lock(&p->users->lock);
+		hit = bsearch(&key, p->users->v, p->users->n,
+			      sizeof(*p->users->v), mbox_user_cmp);
 		if (hit != NULL)
-			return hit->backend;
+			b = hit->backend;
+		pthread_mutex_unlock(&p->users->lock);
+		if (b != NULL)
+			return b;
 	}
 	at = strrchr(user, '@');
 	if (at != NULL && at[1] != '\0') {
@@ -541,6 +643,9 @@ mbox_proto_finish(struct pst_arena *arena, const struct pst_conf_node *root,
 		if (strcasecmp(b->name, "default") == 0)
 			p->default_backend = b;
 	}
+	if (p->user_map != NULL &&
+	    (p->users = mbox_user_map_new(arena)) == NULL)
+		goto nomem;
 	if (p->user_map != NULL &&
 	    mbox_settings_load_user_map(arena, p, p->user_map, &err) < 0) {
 		*error_r = pst_conf_error(

@@ -37,11 +37,15 @@ struct mbox_backend {
 	unsigned line;
 };
 
-/* `user_map = FILE`: "user backend" per line, sorted for bsearch. */
+/* `user_map = FILE`: "user backend" per line, sorted for bsearch.
+ * Reloaded on SIGHUP, so it lives apart from the settings: the entries
+ * on an arena of their own, swapped under the lock (lookups hold it for
+ * one bsearch). */
 struct mbox_user_entry {
 	const char *user; /* lower case */
 	const struct mbox_backend *backend;
 };
+struct mbox_user_map;
 
 struct mbox_guard_settings {
 	uint64_t max_failures_ip;   /* failures before an address lockout */
@@ -76,8 +80,7 @@ struct mbox_proto_settings {
 	size_t nbackends, backend_cap;
 	const struct mbox_backend *default_backend;
 	const char *user_map;
-	struct mbox_user_entry *users;
-	size_t nusers;
+	struct mbox_user_map *users; /* NULL without user_map */
 	struct mbox_guard_settings guard;
 };
 
@@ -107,9 +110,21 @@ int mbox_settings_finish(struct pst_arena *arena,
 const struct mbox_backend *
 mbox_settings_backend(const struct mbox_proto_settings *p, const char *user);
 
-/* Load a user map file (for mbox_settings_finish and tests).  0 or -1. */
+/* An empty user map for p->users, freed with arena. */
+struct mbox_user_map *mbox_user_map_new(struct pst_arena *arena);
+/* Read the file path into p->users (made by mbox_user_map_new), in
+ * place of what it held: 0, or -1 with *error_r on arena and the old
+ * entries kept.  Thread-safe against lookups. */
 int mbox_settings_load_user_map(struct pst_arena *arena,
-				struct mbox_proto_settings *p, const char *path,
-				const char **error_r);
+				const struct mbox_proto_settings *p,
+				const char *path, const char **error_r);
+/* Entries in p's user map (for tests and logs). */
+size_t mbox_user_map_count(const struct mbox_proto_settings *p);
+
+/* SIGHUP: read the user maps of imap {} and pop3 {} again.  0, or -1
+ * with *error_r (on arena) when one could not be read: that one keeps
+ * its old entries. */
+int mbox_settings_reload(const struct mailbox_settings *m,
+			 struct pst_arena *arena, const char **error_r);
 
 #endif

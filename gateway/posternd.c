@@ -24,9 +24,10 @@
 #include <event2/thread.h>
 
 #include "arena.h"
-#include "filter.h"
 #include "conn_limits.h"
+#include "filter.h"
 #include "log.h"
+#include "mbox_settings.h"
 #include "relay.h"
 #include "server.h"
 #include "settings.h"
@@ -140,9 +141,10 @@ log_started(const struct server *server)
 }
 
 /* SIGHUP: compile the rule files again; new sessions get the new set,
- * sessions in flight keep theirs, a set with errors changes nothing. */
+ * sessions in flight keep theirs, a set with errors changes nothing.
+ * The IMAP/POP3 user maps are read again the same way. */
 static void
-reload_rules(const struct postern_settings *st)
+reload(const struct postern_settings *st)
 {
 	struct pst_arena *arena = pst_arena_new(0);
 	const char *report = "";
@@ -156,6 +158,11 @@ reload_rules(const struct postern_settings *st)
 	else
 		pst_log(PST_LOG_NOTICE, "smtpd", "SIGHUP: rules reloaded%s%s",
 			report[0] ? ": " : "", report);
+	if (mbox_settings_reload(&st->mailbox, arena, &report) < 0)
+		pst_log(PST_LOG_ERR, "smtpd",
+			"SIGHUP: user map refused, the old one stays active: "
+			"%s",
+			report);
 	pst_arena_free(&arena);
 }
 
@@ -173,7 +180,7 @@ wait_for_shutdown(const struct postern_settings *st)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			reload_rules(st);
+			reload(st);
 			continue;
 		}
 		pst_log(PST_LOG_INFO, "smtpd", "%s: stopping",

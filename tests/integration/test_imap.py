@@ -5,6 +5,7 @@ import base64
 import imaplib
 import os
 import re
+import signal
 import socket
 import time
 
@@ -278,6 +279,44 @@ class TestIMAP(MailboxTest):
         self.wait_log(r"login failed, backend default\[127\.0\.0\.1:\d+\] "
                       r"unavailable: user=<alice>, rip=127\.0\.0\.1 "
                       r"\(Connection refused\)")
+
+    def test_user_map_picks_the_backend_and_reloads_on_sighup(self):
+        umap = os.path.join(harness.make_dir("umap."), "users")
+        with open(umap, "w") as f:
+            f.write("# user backend\nALICE store\n")
+        os.chmod(os.path.dirname(umap), 0o755)
+        os.chmod(umap, 0o644)
+        self.dc = None
+        dc = self.dovecot()
+        down = harness.free_port()
+        self.start(dovecot=False, block={"user_map": umap}, backends={
+            "default": {"server": "127.0.0.1:%d" % down,
+                        "tls": harness.Raw("none")},
+            "store": {"server": "127.0.0.1:%d" % dc.imap_port,
+                      "tls": harness.Raw("none")}})
+        c = self.imap()
+        self.assertEqual(c.login("alice", "alicepw")[0], "OK")
+        self._logout(c)
+        r = self.raw()
+        r.line()
+        r.send("a LOGIN bob bobpw\r\n")
+        self.assertRegex(r.until("a ")[-1], r"^a NO \[UNAVAILABLE\]")
+        with open(umap, "w") as f:
+            f.write("alice store\nbob store\n")
+        self.d.signal(signal.SIGHUP)
+        self.wait_log(r"SIGHUP: rules reloaded")
+        c = self.imap()
+        self.assertEqual(c.login("bob", "bobpw")[0], "OK")
+        self._logout(c)
+        # a broken map is refused and the last good one stays
+        with open(umap, "w") as f:
+            f.write("bob nosuch\n")
+        self.d.signal(signal.SIGHUP)
+        self.wait_log(r"SIGHUP: user map refused, the old one stays "
+                      r"active: .*users:1: no backend named 'nosuch'")
+        c = self.imap()
+        self.assertEqual(c.login("bob", "bobpw")[0], "OK")
+        self._logout(c)
 
     def test_commands_behind_a_failed_login_stay_here(self):
         self.start()

@@ -164,8 +164,10 @@ test_backend_selection(void **state)
 	p.backends = v;
 	p.nbackends = 3;
 	p.default_backend = v[0];
+	p.users = mbox_user_map_new(arena);
+	assert_non_null(p.users);
 	assert_int_equal(mbox_settings_load_user_map(arena, &p, path, &err), 0);
-	assert_int_equal(p.nusers, 2);
+	assert_int_equal(mbox_user_map_count(&p), 2);
 	assert_ptr_equal(mbox_settings_backend(&p, "carol@example.org"), v[1]);
 	assert_ptr_equal(mbox_settings_backend(&p, "dave"), v[1]);
 	assert_ptr_equal(mbox_settings_backend(&p, "erin@EXAMPLE.ORG"), v[2]);
@@ -180,12 +182,23 @@ test_backend_selection(void **state)
 	assert_int_equal(mbox_settings_load_user_map(arena, &p, path, &err),
 			 -1);
 	assert_non_null(strstr(err, ":1: no backend named 'nosuch'"));
+	/* a refused file leaves the entries as they were */
+	assert_int_equal(mbox_user_map_count(&p), 2);
+	assert_ptr_equal(mbox_settings_backend(&p, "dave"), v[1]);
 	f = fopen(path, "w");
 	fprintf(f, "frank eu extra\n");
 	fclose(f);
 	assert_int_equal(mbox_settings_load_user_map(arena, &p, path, &err),
 			 -1);
 	assert_non_null(strstr(err, "want \"USER BACKEND\""));
+	/* a good one replaces them */
+	f = fopen(path, "w");
+	fprintf(f, "dave us\n");
+	fclose(f);
+	assert_int_equal(mbox_settings_load_user_map(arena, &p, path, &err), 0);
+	assert_int_equal(mbox_user_map_count(&p), 1);
+	assert_ptr_equal(mbox_settings_backend(&p, "dave"), v[2]);
+	assert_ptr_equal(mbox_settings_backend(&p, "carol@example.org"), v[2]);
 	unlink(path);
 	assert_int_equal(mbox_settings_load_user_map(arena, &p, path, &err),
 			 -1);
