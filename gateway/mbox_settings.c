@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -539,6 +540,53 @@ mbox_settings_backend(const struct mbox_proto_settings *p, const char *user)
 	return p->default_backend;
 }
 
+/* "192.0.2.7:143", "[2001:db8::7]:993", or "imap1.example.org:143":
+ * a name is looked up once, here (the first address), and becomes the
+ * name the backend's certificate must carry unless server_name says
+ * otherwise. */
+static int
+mbox_backend_address(struct pst_arena *arena, struct mbox_backend *b,
+		     const char **error_r)
+{
+	const char *colon = strrchr(b->server, ':');
+	struct addrinfo hints, *res = NULL;
+	char *host;
+	int rc;
+
+	if (pst_net_parse_hostport(b->server, &b->addr, error_r) == 0)
+		return 0;
+	if (colon == NULL || colon == b->server || b->server[0] == '[' ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+	    colon[1] == '\0')
+		return -1; /* pst_net_parse_hostport's error says why */
+	if (strlen(colon + 1) > 5 || atoi(colon + 1) < 1 ||
+	    atoi(colon + 1) > 65535) {
+		*error_r = "port must be 1-65535";
+		return -1;
+	}
+	host = pst_arena_strndup(arena, b->server, (size_t)(colon - b->server));
+	if (host == NULL) {
+		*error_r = "out of memory";
+		return -1;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
+	rc = getaddrinfo(host, colon + 1, &hints, &res);
+	if (rc != 0) {
+		*error_r = pst_arena_printf(arena, "cannot resolve '%s': %s",
+					    host, gai_strerror(rc));
+		return -1;
+	}
+	memcpy(&b->addr.u.ss, res->ai_addr, res->ai_addrlen);
+	b->addr.len = res->ai_addrlen;
+	freeaddrinfo(res);
+	if (b->server_name == NULL)
+		b->server_name = host;
+	return 0;
+}
+
 static int
 mbox_proto_finish(struct pst_arena *arena, const struct pst_conf_node *root,
 		  struct mbox_proto_settings *p, const char **error_r)
@@ -624,7 +672,7 @@ mbox_proto_finish(struct pst_arena *arena, const struct pst_conf_node *root,
 		const char *where =
 			pst_arena_printf(arena, "%s:%u", b->file, b->line);
 
-		if (pst_net_parse_hostport(b->server, &b->addr, &err) < 0) {
+		if (mbox_backend_address(arena, b, &err) < 0) {
 			*error_r = pst_arena_printf(
 				arena, "%s: backend '%s': server '%s': %s",
 				where, b->name, b->server, err);

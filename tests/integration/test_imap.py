@@ -318,6 +318,15 @@ class TestIMAP(MailboxTest):
         self.assertEqual(c.login("bob", "bobpw")[0], "OK")
         self._logout(c)
 
+    def test_backend_by_host_name(self):
+        dc = self.dovecot()
+        self.start(dovecot=False, backends={"default": {
+            "server": "localhost:%d" % dc.imap_port,
+            "tls": harness.Raw("none")}})
+        c = self.imap()
+        self.assertEqual(c.login("alice", "alicepw")[0], "OK")
+        self._logout(c)
+
     def test_commands_behind_a_failed_login_stay_here(self):
         self.start()
         r = self.raw(source=fresh_source())
