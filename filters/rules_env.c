@@ -334,6 +334,9 @@ rules_filter_env_get(void *arg, enum rules_var var, const char *name,
 	case RULES_VAR_CLIENT_TLS:
 		rules_value_bool(out, pf_tls(t) != NULL);
 		return 0;
+	case RULES_VAR_CLIENT_LOGIN:
+		rules_value_cstr(out, pf_auth_user(t));
+		return 0;
 	case RULES_VAR_TIME_HOUR:
 	case RULES_VAR_TIME_WEEKDAY:
 		now = time(NULL);

@@ -229,6 +229,7 @@ smtpd_session_free(struct smtpd_session *s)
 	pst_buf_free(&s->line);
 	pst_buf_free(&s->content);
 	free(s->name_buf);
+	free(s->login);
 	free(s);
 	server_worker_idle(w);
 }

@@ -33,6 +33,7 @@ smtpd_filter_client(const struct smtpd_session *s, struct filter_client *c)
 	c->tls = s->tls ? s->tls_info : NULL;
 	c->session_id = s->session_id;
 	c->trusted = smtpd_client_trusted(s);
+	c->auth_user = s->login;
 }
 
 int

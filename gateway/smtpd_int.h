@@ -86,6 +86,7 @@ struct smtpd_session {
 	char addr[PST_NET_ADDRSTRLEN];
 	const char *name;
 	char *name_buf;
+	char *login; /* XCLIENT LOGIN (heap), or NULL: not authenticated */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in sin;

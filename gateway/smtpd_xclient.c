@@ -461,6 +461,10 @@ xclient_apply(struct smtpd_session *s, const struct xclient_req *r, char *name)
 	}
 	if (r->has_proto)
 		s->esmtp = r->esmtp;
+	if (r->has_login) { /* [UNAVAILABLE]: no longer authenticated */
+		free(s->login);
+		s->login = r->login[0] != '\0' ? strdup(r->login) : NULL;
+	}
 	/* verdicts on the previous client's connection and HELO */
 	s->discard_all = false;
 	s->quarantine_all[0] = '\0';

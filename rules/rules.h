@@ -55,6 +55,7 @@ enum rules_var {
 	RULES_VAR_CLIENT_IP,	   /* client.ip: ip, connect (absent: unix) */
 	RULES_VAR_CLIENT_PTR,	   /* client.ptr: string, connect ("unknown") */
 	RULES_VAR_CLIENT_TLS,	   /* client.tls: bool, mail (after STARTTLS) */
+	RULES_VAR_CLIENT_LOGIN,	   /* client.login: string, mail (after AUTH) */
 	RULES_VAR_TIME_HOUR,	   /* time.hour: number 0-23, connect */
 	RULES_VAR_TIME_WEEKDAY,	   /* time.weekday: "mon".."sun", connect */
 	RULES_VAR_HELO,		   /* helo: string, helo */

@@ -31,6 +31,10 @@ static const struct rules_vardef vars[RULES_VAR__COUNT] = {
 	/* STARTTLS comes after the first EHLO: known for sure at MAIL. */
 	{ "client.tls", RULES_VAR_CLIENT_TLS, RULES_VT_BOOL, false, false,
 	  RULES_STAGE_MAIL, NULL, NULL },
+	/* The SASL login (XCLIENT LOGIN, the MTA's {auth_authen}): like
+	 * STARTTLS, AUTH comes after EHLO. */
+	{ "client.login", RULES_VAR_CLIENT_LOGIN, S, false, false,
+	  RULES_STAGE_MAIL, NULL, NULL },
 	{ "time.hour", RULES_VAR_TIME_HOUR, N, false, false,
 	  RULES_STAGE_CONNECT, NULL, NULL },
 	{ "time.weekday", RULES_VAR_TIME_WEEKDAY, RULES_VT_RESULT, false, false,

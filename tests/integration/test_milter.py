@@ -87,6 +87,10 @@ rule tls {
     when client.tls and subject contains "tls check"
     add-header "X-TLS" "yes"
 }
+rule login {
+    when client.login is "alice"
+    add-header "X-Login" "{client.login}"
+}
 '''
 
 

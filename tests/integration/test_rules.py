@@ -86,6 +86,28 @@ class RulesTest(PosterndTest):
         self.assertEqual(r.code, 220, r)
         self.assertTrue(d.log_matches(r"rule nets: reject"))
 
+    def test_client_login_from_xclient(self):
+        # A submission front presents its authenticated user: rules see
+        # it as client.login; anonymous clients may not use our domain.
+        d = self.rules_posternd(text=r'''
+rule anonymous_own_domain {
+    when not client.login matches /./ and envelope.from.domain is "example.org"
+    reject 550 5.7.1 "Authenticate to send as {envelope.from}"
+}
+''', smtp={"xclient_hosts": ["127.0.0.1/32"]})
+        c = self.raw(d)
+        c.hello()
+        self.assertReply(c.cmd("XCLIENT ADDR=198.51.100.7 LOGIN=alice"),
+                         220)
+        self.assertReply(c.cmd("EHLO client.example"), 250)
+        self.assertReply(c.cmd("MAIL FROM:<alice@example.org>"), 250)
+        c.cmd("RSET")
+        self.assertReply(c.cmd("XCLIENT LOGIN=[UNAVAILABLE]"), 220)
+        self.assertReply(c.cmd("EHLO client.example"), 250)
+        r = c.cmd("MAIL FROM:<alice@example.org>")
+        self.assertReply(r, 550, "5.7.1")
+        self.assertIn("Authenticate to send as alice@example.org", r.text)
+
     def test_rcpt_rule_decides_at_rcpt(self):
         d = self.rules_posternd()
         c = self.raw(d)

@@ -2,7 +2,7 @@
 -- Usage: MILTER=inet:PORT@127.0.0.1 miltertest -s stages.lua
 -- Needs the rules of test_milter.py (RULES): a rejected client, HELO
 -- and recipient, a header added at the end of the message, TLS known
--- from the MTA's macros, the
+-- from the MTA's macros, the SASL login from {auth_authen}, the
 -- Authentication-Results header of the scripted filter, and a reject
 -- after an aborted transaction on the same connection.
 local sock = os.getenv("MILTER") or "inet:20891@127.0.0.1"
@@ -82,6 +82,21 @@ if not mt.eom_check(conn, MT_HDRADD, "X-TLS", " yes") and
    not mt.eom_check(conn, MT_HDRADD, "X-TLS", "yes") then
 	io.stderr:write("stages: FAILED: TLS macros not seen\n")
 	error("TLS macros not seen")
+end
+-- the MTA's SASL login ({auth_authen}) reaches the rules (client.login)
+mt.macro(conn, SMFIC_MAIL, "i", "MT0003", "{auth_authen}", "alice")
+expect(mt.mailfrom(conn, "<alice@example.org>"), nil, "mailfrom auth")
+expect(mt.getreply(conn), SMFIR_CONTINUE, "mailfrom auth")
+expect(mt.rcptto(conn, "<bob@example.net>"), nil, "rcpt auth")
+expect(mt.getreply(conn), SMFIR_CONTINUE, "rcpt auth")
+mt.header(conn, "Subject", "from alice")
+expect(mt.eoh(conn), nil, "eoh auth")
+expect(mt.eom(conn), nil, "eom auth")
+expect(mt.getreply(conn), SMFIR_CONTINUE, "eom auth")
+if not mt.eom_check(conn, MT_HDRADD, "X-Login", " alice") and
+   not mt.eom_check(conn, MT_HDRADD, "X-Login", "alice") then
+	io.stderr:write("stages: FAILED: {auth_authen} not seen\n")
+	error("{auth_authen} not seen")
 end
 -- an aborted transaction, then one that is refused at its end
 expect(mt.mailfrom(conn, "<a@example.org>"), nil, "mailfrom 2")
