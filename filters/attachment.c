@@ -326,16 +326,10 @@ attachment_read_part(const struct mime_part *part, mime_pread_fn *pread,
 static bool
 attachment_looks_binary(const unsigned char *p, size_t len)
 {
+	/* "\177ELF" in octal: "\x7fELF" would read as one escape */
 	static const char *const magics[] = {
-		"MZ",
-		"PK\x03\x04",
-		"\x7f"
-		"ELF",
-		"Rar!",
-		"7z\xbc\xaf",
-		"%PDF",
-		"\x1f\x8b",
-		"\xd0\xcf\x11\xe0",
+		"MZ",	      "PK\x03\x04", "\177ELF",	"Rar!",
+		"7z\xbc\xaf", "%PDF",	    "\x1f\x8b", "\xd0\xcf\x11\xe0",
 	};
 
 	for (size_t k = 0; k < sizeof(magics) / sizeof(magics[0]); k++) {
