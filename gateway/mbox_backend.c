@@ -21,6 +21,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "base64.h"
 #include "log.h"
 #include "mbox_int.h"
 #include "server.h"
@@ -47,6 +48,19 @@ mbox_backend_write(struct mbox_session *s, const char *data, size_t len)
 {
 	if (s->backend != NULL)
 		bufferevent_write(s->backend, data, len);
+}
+
+void
+mbox_backend_write_b64(struct mbox_session *s, const char *p, size_t len)
+{
+	struct pst_buf b;
+
+	pst_buf_init(&b, 1024);
+	pst_base64_encode(&b, p, len, 0);
+	pst_buf_append_cstr(&b, "\r\n");
+	mbox_backend_write(s, b.data, b.len);
+	explicit_bzero(b.data, b.cap);
+	pst_buf_free(&b);
 }
 
 void

@@ -26,16 +26,25 @@
 #include "log.h"
 #include "mbox_int.h"
 
-/* The backend dialogue (s->bstate). */
+/* The backend dialogue (s->bstate & IMAP_B_STATE). */
 enum imap_bstate {
 	IMAP_B_GREETING,
 	IMAP_B_STARTTLS,
+	IMAP_B_CAPA, /* sent CAPABILITY (none in the greeting, or after TLS) */
 	IMAP_B_ID,
-	IMAP_B_AUTH_CONT, /* sent AUTHENTICATE without SASL-IR */
+	IMAP_B_AUTH_CONT,  /* sent AUTHENTICATE PLAIN without SASL-IR */
+	IMAP_B_LOGIN_USER, /* sent AUTHENTICATE LOGIN */
+	IMAP_B_LOGIN_PASS, /* sent the user name */
 	IMAP_B_AUTH,
 };
 
-#define IMAP_B_SASL_IR 0x100 /* flag in bstate: backend offered SASL-IR */
+#define IMAP_B_STATE 0xff
+/* Flags in bstate: what the backend's capabilities say. */
+#define IMAP_B_SASL_IR 0x100	   /* SASL-IR */
+#define IMAP_B_PLAIN 0x200	   /* AUTH=PLAIN */
+#define IMAP_B_LOGINDISABLED 0x400 /* LOGINDISABLED */
+#define IMAP_B_SASL_LOGIN 0x800	   /* AUTH=LOGIN */
+#define IMAP_B_FLAGS 0xf00
 
 static void
 imap_caps(struct mbox_session *s, struct pst_buf *out)
@@ -422,25 +431,61 @@ imap_input(struct mbox_session *s)
 
 /* ---- the backend leg ---- */
 
+/* The capabilities in a greeting's [CAPABILITY ...] or a "* CAPABILITY"
+ * line, as bstate flags. */
+static int
+imap_backend_caps(const char *line, size_t len)
+{
+	return (pst_ascii_contains_ci(line, len, "SASL-IR") ? IMAP_B_SASL_IR
+							    : 0) |
+	       (pst_ascii_contains_ci(line, len, "AUTH=PLAIN") ? IMAP_B_PLAIN
+							       : 0) |
+	       (pst_ascii_contains_ci(line, len, "LOGINDISABLED")
+			? IMAP_B_LOGINDISABLED
+			: 0) |
+	       (pst_ascii_contains_ci(line, len, "AUTH=LOGIN")
+			? IMAP_B_SASL_LOGIN
+			: 0);
+}
+
+/* Log in the first way the backend offers: AUTHENTICATE PLAIN (with
+ * SASL-IR when offered), AUTHENTICATE LOGIN, the LOGIN command.  With
+ * no capabilities known, PLAIN. */
 static void
 imap_backend_auth(struct mbox_session *s)
 {
+	int fl = s->bstate & IMAP_B_FLAGS;
+	bool ir = (fl & IMAP_B_SASL_IR) != 0;
 	struct pst_buf b;
-	bool ir = (s->bstate & IMAP_B_SASL_IR) != 0;
 
+	if (!(fl & IMAP_B_PLAIN) && (fl & IMAP_B_SASL_LOGIN)) {
+		mbox_backend_write(s, "P2 AUTHENTICATE LOGIN\r\n", 23);
+		s->bstate = IMAP_B_LOGIN_USER | fl;
+		return;
+	}
 	pst_buf_init(&b, 2048);
-	pst_buf_append_cstr(&b, "P2 AUTHENTICATE PLAIN");
-	if (ir) {
+	if (!(fl & IMAP_B_PLAIN) && !(fl & IMAP_B_LOGINDISABLED)) {
+		pst_buf_append_cstr(&b, "P2 LOGIN ");
+		imap_append_string(&b,
+				   (struct pst_str){ s->user, s->user_len });
 		pst_buf_append_byte(&b, ' ');
-		sasl_plain_encode((struct pst_str){ s->user, s->user_len },
-				  (struct pst_str){ s->pass, s->pass_len }, &b);
+		imap_append_string(&b,
+				   (struct pst_str){ s->pass, s->pass_len });
+		ir = true; /* no continuation comes */
+	} else {
+		pst_buf_append_cstr(&b, "P2 AUTHENTICATE PLAIN");
+		if (ir) {
+			pst_buf_append_byte(&b, ' ');
+			sasl_plain_encode(
+				(struct pst_str){ s->user, s->user_len },
+				(struct pst_str){ s->pass, s->pass_len }, &b);
+		}
 	}
 	pst_buf_append_cstr(&b, "\r\n");
 	mbox_backend_write(s, b.data, b.len);
 	explicit_bzero(b.data, b.cap);
 	pst_buf_free(&b);
-	s->bstate = (ir ? IMAP_B_AUTH : IMAP_B_AUTH_CONT) |
-		    (s->bstate & IMAP_B_SASL_IR);
+	s->bstate = (ir ? IMAP_B_AUTH : IMAP_B_AUTH_CONT) | fl;
 }
 
 /* After greeting (and STARTTLS): tell the backend who the client is
@@ -448,7 +493,7 @@ imap_backend_auth(struct mbox_session *s)
 static void
 imap_backend_next(struct mbox_session *s)
 {
-	int ir = s->bstate & IMAP_B_SASL_IR;
+	int fl = s->bstate & IMAP_B_FLAGS;
 
 	if (s->be->forward_client) {
 		mbox_backend_printf(s,
@@ -456,17 +501,26 @@ imap_backend_next(struct mbox_session *s)
 				    "\"x-originating-port\" \"%u\" "
 				    "\"x-session-ext-id\" \"%s\")\r\n",
 				    s->addr, s->port, s->session_id);
-		s->bstate = IMAP_B_ID | ir;
+		s->bstate = IMAP_B_ID | fl;
 		return;
 	}
 	imap_backend_auth(s);
 }
 
+/* Ask for the capabilities (what a greeting said before STARTTLS no
+ * longer holds after it). */
+static void
+imap_backend_capa(struct mbox_session *s)
+{
+	mbox_backend_write(s, "P3 CAPABILITY\r\n", 15);
+	s->bstate = IMAP_B_CAPA;
+}
+
 static void
 imap_backend_connected(struct mbox_session *s)
 {
-	if ((s->bstate & 0xff) == IMAP_B_STARTTLS) {
-		imap_backend_next(s);
+	if ((s->bstate & IMAP_B_STATE) == IMAP_B_STARTTLS) {
+		imap_backend_capa(s);
 		return;
 	}
 	s->bstate = IMAP_B_GREETING;
@@ -490,29 +544,41 @@ imap_status_is(const char *line, size_t len, const char *tag,
 static void
 imap_backend_line(struct mbox_session *s, const char *line, size_t len)
 {
-	int ir = s->bstate & IMAP_B_SASL_IR;
+	int fl = s->bstate & IMAP_B_FLAGS;
 	size_t rest;
 
 	if (len >= 5 && strncasecmp(line, "* BYE", 5) == 0) {
 		mbox_login_done(s, MBOX_LOGIN_UNAVAILABLE, line, len);
 		return;
 	}
-	switch (s->bstate & 0xff) {
+	switch (s->bstate & IMAP_B_STATE) {
 	case IMAP_B_GREETING:
 		if (len < 4 || strncasecmp(line, "* OK", 4) != 0) {
 			mbox_login_done(s, MBOX_LOGIN_UNAVAILABLE, line, len);
 			return;
 		}
-		ir = pst_ascii_contains_ci(line, len, "SASL-IR")
-			     ? IMAP_B_SASL_IR
-			     : 0;
 		if (s->be->tls == MBOX_TLS_STARTTLS) {
 			mbox_backend_write(s, "P0 STARTTLS\r\n", 13);
-			s->bstate = IMAP_B_STARTTLS | ir;
+			s->bstate = IMAP_B_STARTTLS;
 			return;
 		}
-		s->bstate = ir;
+		if (!pst_ascii_contains_ci(line, len, "[CAPABILITY ")) {
+			imap_backend_capa(s);
+			return;
+		}
+		s->bstate = imap_backend_caps(line, len);
 		imap_backend_next(s);
+		return;
+	case IMAP_B_CAPA:
+		if (len >= 12 && strncasecmp(line, "* CAPABILITY", 12) == 0) {
+			fl = imap_backend_caps(line, len);
+			s->bstate = IMAP_B_CAPA | fl;
+		} else if (imap_status_is(line, len, "P3", "OK", &rest)) {
+			s->bstate = fl;
+			imap_backend_next(s);
+		} else if (len >= 3 && memcmp(line, "P3 ", 3) == 0) {
+			mbox_login_done(s, MBOX_LOGIN_UNAVAILABLE, line, len);
+		}
 		return;
 	case IMAP_B_STARTTLS:
 		if (line[0] == '*')
@@ -523,10 +589,24 @@ imap_backend_line(struct mbox_session *s, const char *line, size_t len)
 		return;
 	case IMAP_B_ID:
 		if (len >= 3 && memcmp(line, "P1 ", 3) == 0) {
-			s->bstate = ir;
+			s->bstate = fl;
 			imap_backend_auth(s);
 		}
 		return;
+	case IMAP_B_LOGIN_USER:
+	case IMAP_B_LOGIN_PASS:
+		if (len >= 1 && line[0] == '+') { /* "Username:", "Password:" */
+			bool user =
+				(s->bstate & IMAP_B_STATE) == IMAP_B_LOGIN_USER;
+
+			mbox_backend_write_b64(s, user ? s->user : s->pass,
+					       user ? s->user_len
+						    : s->pass_len);
+			s->bstate =
+				(user ? IMAP_B_LOGIN_PASS : IMAP_B_AUTH) | fl;
+			return;
+		}
+		goto auth_result;
 	case IMAP_B_AUTH_CONT:
 		if (len >= 1 && line[0] == '+') {
 			struct pst_buf b;
@@ -539,11 +619,12 @@ imap_backend_line(struct mbox_session *s, const char *line, size_t len)
 			mbox_backend_write(s, b.data, b.len);
 			explicit_bzero(b.data, b.cap);
 			pst_buf_free(&b);
-			s->bstate = IMAP_B_AUTH | ir;
+			s->bstate = IMAP_B_AUTH | fl;
 			return;
 		}
 		__attribute__((fallthrough));
 	case IMAP_B_AUTH:
+	auth_result:
 		if (len >= 1 && line[0] == '*')
 			return; /* untagged data before the result */
 		if (len >= 1 && line[0] == '+') {

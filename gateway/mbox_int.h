@@ -187,6 +187,9 @@ int mbox_backend_starttls(struct mbox_session *s);
 void mbox_backend_write(struct mbox_session *s, const char *data, size_t len);
 void mbox_backend_printf(struct mbox_session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* A credential in base64 and CRLF (a SASL LOGIN answer); the copy is
+ * wiped. */
+void mbox_backend_write_b64(struct mbox_session *s, const char *p, size_t len);
 void mbox_backend_free(struct mbox_session *s);
 
 /* mbox_relay.c: both legs are logged in; pass bytes until one closes. */

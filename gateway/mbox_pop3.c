@@ -20,12 +20,26 @@
 #include "mbox_int.h"
 #include "pop3_parse.h"
 
+/* The backend dialogue (s->bstate & POP3_B_STATE). */
 enum pop3_bstate {
 	POP3_B_GREETING,
 	POP3_B_STLS,
+	POP3_B_CAPA,	  /* sent CAPA, before the +OK */
+	POP3_B_CAPA_LIST, /* reading CAPA's lines */
 	POP3_B_XCLIENT,
+	POP3_B_LOGIN_USER, /* sent AUTH LOGIN */
+	POP3_B_LOGIN_PASS, /* sent the user name */
+	POP3_B_USER,	   /* sent USER (no SASL PLAIN or LOGIN offered) */
 	POP3_B_AUTH,
 };
+
+#define POP3_B_STATE 0xff
+/* Flags in bstate: what CAPA said. */
+#define POP3_B_CAPS 0x100    /* CAPA answered */
+#define POP3_B_PLAIN 0x200   /* SASL ... PLAIN */
+#define POP3_B_USERCAP 0x400 /* USER */
+#define POP3_B_LOGIN 0x800   /* SASL ... LOGIN */
+#define POP3_B_FLAGS 0xf00
 
 static void
 pop3_greet(struct mbox_session *s)
@@ -248,11 +262,37 @@ pop3_input(struct mbox_session *s)
 
 /* ---- the backend leg ---- */
 
+/* Log in the first way CAPA offers: AUTH PLAIN, AUTH LOGIN, USER and
+ * PASS (credentials that a line cannot carry fail as a wrong password
+ * would).  Without CAPA, AUTH PLAIN. */
 static void
 pop3_backend_auth(struct mbox_session *s)
 {
+	int fl = s->bstate & POP3_B_FLAGS;
+	bool caps = (fl & POP3_B_CAPS) && !(fl & POP3_B_PLAIN);
 	struct pst_buf b;
 
+	if (caps && (fl & POP3_B_LOGIN)) {
+		mbox_backend_write(s, "AUTH LOGIN\r\n", 12);
+		s->bstate = POP3_B_LOGIN_USER | fl;
+		return;
+	}
+	if (caps && (fl & POP3_B_USERCAP)) {
+		if (memchr(s->user, '\r', s->user_len) != NULL ||
+		    memchr(s->user, '\n', s->user_len) != NULL ||
+		    memchr(s->user, ' ', s->user_len) != NULL ||
+		    memchr(s->pass, '\r', s->pass_len) != NULL ||
+		    memchr(s->pass, '\n', s->pass_len) != NULL ||
+		    memchr(s->user, '\0', s->user_len) != NULL ||
+		    memchr(s->pass, '\0', s->pass_len) != NULL) {
+			mbox_login_done(s, MBOX_LOGIN_FAILED, "", 0);
+			return;
+		}
+		mbox_backend_printf(s, "USER %.*s\r\n", (int)s->user_len,
+				    s->user);
+		s->bstate = POP3_B_USER | fl;
+		return;
+	}
 	pst_buf_init(&b, 2048);
 	pst_buf_append_cstr(&b, "AUTH PLAIN ");
 	sasl_plain_encode((struct pst_str){ s->user, s->user_len },
@@ -261,7 +301,22 @@ pop3_backend_auth(struct mbox_session *s)
 	mbox_backend_write(s, b.data, b.len);
 	explicit_bzero(b.data, b.cap);
 	pst_buf_free(&b);
-	s->bstate = POP3_B_AUTH;
+	s->bstate = POP3_B_AUTH | fl;
+}
+
+static void
+pop3_backend_pass(struct mbox_session *s)
+{
+	struct pst_buf b;
+
+	pst_buf_init(&b, 512);
+	pst_buf_append_cstr(&b, "PASS ");
+	pst_buf_append(&b, s->pass, s->pass_len);
+	pst_buf_append_cstr(&b, "\r\n");
+	mbox_backend_write(s, b.data, b.len);
+	explicit_bzero(b.data, b.cap);
+	pst_buf_free(&b);
+	s->bstate = POP3_B_AUTH | (s->bstate & POP3_B_FLAGS);
 }
 
 static void
@@ -271,17 +326,53 @@ pop3_backend_next(struct mbox_session *s)
 		/* Dovecot takes these from login_trusted_networks. */
 		mbox_backend_printf(s, "XCLIENT ADDR=%s PORT=%u SESSION=%s\r\n",
 				    s->addr, s->port, s->session_id);
-		s->bstate = POP3_B_XCLIENT;
+		s->bstate = POP3_B_XCLIENT | (s->bstate & POP3_B_FLAGS);
 		return;
 	}
 	pop3_backend_auth(s);
+}
+
+/* Which way to log in: CAPA (again after STLS, RFC 2595 4). */
+static void
+pop3_backend_capa(struct mbox_session *s)
+{
+	mbox_backend_write(s, "CAPA\r\n", 6);
+	s->bstate = POP3_B_CAPA;
+}
+
+/* Is word one of the blank-separated words of line[from..len)? */
+static bool
+pop3_has_word(const char *line, size_t len, size_t from, const char *word)
+{
+	size_t wl = strlen(word);
+
+	for (size_t i = from; i + wl <= len; i++)
+		if ((i == from || line[i - 1] == ' ') &&
+		    strncasecmp(line + i, word, wl) == 0 &&
+		    (i + wl == len || line[i + wl] == ' '))
+			return true;
+	return false;
+}
+
+/* One line of CAPA's list: note the SASL mechanisms and USER. */
+static int
+pop3_backend_cap(const char *line, size_t len)
+{
+	if (len >= 5 && strncasecmp(line, "SASL ", 5) == 0)
+		return (pop3_has_word(line, len, 5, "PLAIN") ? POP3_B_PLAIN
+							     : 0) |
+		       (pop3_has_word(line, len, 5, "LOGIN") ? POP3_B_LOGIN
+							     : 0);
+	if (len == 4 && strncasecmp(line, "USER", 4) == 0)
+		return POP3_B_USERCAP;
+	return 0;
 }
 
 static void
 pop3_backend_connected(struct mbox_session *s)
 {
 	if (s->bstate == POP3_B_STLS) {
-		pop3_backend_next(s);
+		pop3_backend_capa(s);
 		return;
 	}
 	s->bstate = POP3_B_GREETING;
@@ -293,7 +384,9 @@ pop3_backend_line(struct mbox_session *s, const char *line, size_t len)
 	bool ok = len >= 3 && strncmp(line, "+OK", 3) == 0 &&
 		  (len == 3 || line[3] == ' ');
 
-	switch (s->bstate) {
+	int fl = s->bstate & POP3_B_FLAGS;
+
+	switch (s->bstate & POP3_B_STATE) {
 	case POP3_B_GREETING:
 		if (!ok) {
 			mbox_login_done(s, MBOX_LOGIN_UNAVAILABLE, line, len);
@@ -301,16 +394,53 @@ pop3_backend_line(struct mbox_session *s, const char *line, size_t len)
 			mbox_backend_write(s, "STLS\r\n", 6);
 			s->bstate = POP3_B_STLS;
 		} else {
-			pop3_backend_next(s);
+			pop3_backend_capa(s);
 		}
 		return;
 	case POP3_B_STLS:
 		if (!ok || mbox_backend_starttls(s) < 0)
 			mbox_login_done(s, MBOX_LOGIN_UNAVAILABLE, line, len);
 		return;
+	case POP3_B_CAPA:
+		/* -ERR: no CAPA (RFC 1939 only): try AUTH PLAIN */
+		s->bstate = ok ? POP3_B_CAPA_LIST | POP3_B_CAPS : 0;
+		if (!ok)
+			pop3_backend_next(s);
+		return;
+	case POP3_B_CAPA_LIST:
+		if (len == 1 && line[0] == '.') {
+			s->bstate = fl;
+			pop3_backend_next(s);
+		} else {
+			s->bstate |= pop3_backend_cap(line, len);
+		}
+		return;
 	case POP3_B_XCLIENT:
 		/* Refused (not a trusted network): log in all the same. */
+		s->bstate = fl;
 		pop3_backend_auth(s);
+		return;
+	case POP3_B_LOGIN_USER:
+	case POP3_B_LOGIN_PASS:
+		if (len >= 1 && line[0] == '+' && !ok) {
+			bool user =
+				(s->bstate & POP3_B_STATE) == POP3_B_LOGIN_USER;
+
+			mbox_backend_write_b64(s, user ? s->user : s->pass,
+					       user ? s->user_len
+						    : s->pass_len);
+			s->bstate =
+				(user ? POP3_B_LOGIN_PASS : POP3_B_AUTH) | fl;
+			return;
+		}
+		s->bstate = POP3_B_AUTH | fl;
+		pop3_backend_line(s, line, len);
+		return;
+	case POP3_B_USER:
+		if (ok)
+			pop3_backend_pass(s);
+		else
+			mbox_login_done(s, MBOX_LOGIN_FAILED, line, len);
 		return;
 	case POP3_B_AUTH:
 		if (len >= 1 && line[0] == '+' && !ok) {

@@ -25,7 +25,7 @@ protocols = imap pop3
 ssl = {ssl}
 {ssl_files}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 auth_failure_delay = 0
 log_path = {dir}/dovecot.log
 info_log_path = {dir}/dovecot.log
@@ -72,7 +72,7 @@ USERS = {"alice": "alicepw", "bob": "bobpw"}
 
 class MailboxDovecot(harness.ForegroundPeer):
     def __init__(self, cert=None, key=None, trusted="127.0.0.1",
-                 parent=None):
+                 parent=None, mechanisms="plain login"):
         self.dir = harness.make_dir("dovecot-mbox.", parent=parent)
         self.imap_port = harness.free_port()
         self.pop3_port = harness.free_port()
@@ -91,7 +91,7 @@ class MailboxDovecot(harness.ForegroundPeer):
                 ssl="yes" if self.tls else "no", ssl_files=ssl_files,
                 trusted=trusted, imap_port=self.imap_port,
                 imaps_port=self.imaps_port, pop3_port=self.pop3_port,
-                pop3s_port=self.pop3s_port))
+                pop3s_port=self.pop3s_port, mechanisms=mechanisms))
         with open(os.path.join(self.dir, "passwd"), "w") as f:
             for user, pw in USERS.items():
                 f.write("%s:{PLAIN}%s:%d:%d::%s/%s::\n"

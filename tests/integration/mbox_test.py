@@ -9,6 +9,7 @@ login uses an address of its own (127.0.0.x, x from SOURCES)."""
 import itertools
 import socket
 import ssl
+import threading
 import time
 
 import harness
@@ -92,6 +93,76 @@ class RawLine:
             self.sock.close()
         except OSError:
             pass
+
+
+class LegacyBackend:
+    """A mailbox server of the old school, for the login paths Dovecot
+    cannot show (its LOGIN and USER commands need the PLAIN mechanism):
+    no SASL at all, only IMAP LOGIN or POP3 USER/PASS, for alice/alicepw.
+    Logged in, it answers every command OK.  self.seen: the lines it
+    got, in order."""
+
+    def __init__(self, proto):
+        self.proto = proto
+        self.seen = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def stop(self):
+        self.sock.close()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._session, args=(conn,),
+                             daemon=True).start()
+
+    def _session(self, conn):
+        f = conn.makefile("rwb", buffering=0)
+        imap = self.proto == "imap"
+        f.write(b"* OK [CAPABILITY IMAP4rev1 ID] legacy ready\r\n" if imap
+                else b"+OK legacy ready\r\n")
+        user = None
+        for raw in f:
+            line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
+            self.seen.append(line)
+            if imap:
+                tag, _, rest = line.partition(" ")
+                cmd = rest.split(" ")[0].upper()
+                if cmd == "LOGIN":
+                    ok = rest.split(" ", 1)[1] in (
+                        "alice alicepw", '"alice" "alicepw"')
+                    f.write(("%s %s\r\n" % (tag, "OK Logged in" if ok else
+                                            "NO Bad")).encode())
+                elif cmd == "LOGOUT":
+                    f.write(b"* BYE\r\n%s OK\r\n" % tag.encode())
+                    break
+                else:
+                    f.write(("%s OK %s done\r\n" % (tag, cmd)).encode())
+            else:
+                cmd, _, arg = line.partition(" ")
+                cmd = cmd.upper()
+                if cmd == "CAPA":
+                    f.write(b"+OK\r\nUSER\r\nTOP\r\n.\r\n")
+                elif cmd == "USER":
+                    user = arg
+                    f.write(b"+OK\r\n")
+                elif cmd == "PASS":
+                    ok = (user, arg) == ("alice", "alicepw")
+                    f.write(b"+OK in\r\n" if ok else b"-ERR bad\r\n")
+                elif cmd == "QUIT":
+                    f.write(b"+OK bye\r\n")
+                    break
+                else:
+                    f.write(b"-ERR unknown\r\n" if cmd == "AUTH"
+                            else b"+OK\r\n")
+        conn.close()
 
 
 def _render(block):

@@ -10,8 +10,8 @@ import socket
 import time
 
 import harness
-from mbox_test import (MailboxTest, backend_ca, client_context, fresh_source,
-                       message)
+from mbox_test import (LegacyBackend, MailboxTest, backend_ca, client_context,
+                       fresh_source, message)
 
 
 class IMAPFrom(imaplib.IMAP4):
@@ -326,6 +326,35 @@ class TestIMAP(MailboxTest):
         c = self.imap()
         self.assertEqual(c.login("alice", "alicepw")[0], "OK")
         self._logout(c)
+
+    def test_backend_without_auth_plain_gets_authenticate_login(self):
+        # SASL LOGIN only: no AUTH=PLAIN (and LOGINDISABLED: Dovecot's
+        # LOGIN command needs PLAIN), so postern uses AUTHENTICATE LOGIN
+        dc = self.dovecot(mechanisms="login")
+        self.start(dovecot=False, backends={"default": {
+            "server": "127.0.0.1:%d" % dc.imap_port,
+            "tls": harness.Raw("none")}})
+        c = self.imap()
+        self.assertEqual(c.login("alice", "alicepw")[0], "OK")
+        self.assertEqual(c.select("INBOX")[0], "OK")
+        self._logout(c)
+        c = self.imap()
+        with self.assertRaises(imaplib.IMAP4.error):
+            c.login("alice", "wrong")
+        harness.wait_until(lambda: "method=LOGIN" in dc.log(),
+                           harness.IO_TIMEOUT, what="dovecot's log line")
+
+    def test_backend_without_sasl_gets_the_login_command(self):
+        legacy = LegacyBackend("imap")
+        self.addCleanup(legacy.stop)
+        self.start(dovecot=False, backends={"default": {
+            "server": "127.0.0.1:%d" % legacy.port,
+            "forward_client": False, "tls": harness.Raw("none")}})
+        c = self.imap()
+        self.assertEqual(c.login("alice", "alicepw")[0], "OK")
+        self.assertEqual(c.noop()[0], "OK")
+        self.assertIn('P2 LOGIN "alice" "alicepw"', legacy.seen)
+        self.assertFalse([ln for ln in legacy.seen if "AUTHENTICATE" in ln])
 
     def test_commands_behind_a_failed_login_stay_here(self):
         self.start()

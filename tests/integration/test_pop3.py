@@ -7,8 +7,8 @@ import re
 import socket
 
 import harness
-from mbox_test import (MailboxTest, backend_ca, client_context, fresh_source,
-                       message)
+from mbox_test import (LegacyBackend, MailboxTest, backend_ca, client_context,
+                       fresh_source, message)
 
 
 class POP3From(poplib.POP3):
@@ -226,6 +226,36 @@ class TestPOP3(MailboxTest):
         r.send("a LOGIN alice alicepw\r\n")
         self.assertRegex(r.line(), r"^a NO \[ALERT\] Too many failed "
                          r"logins, try again in \d+ seconds\.")
+
+    def test_backend_without_sasl_plain_gets_auth_login(self):
+        # CAPA says "SASL LOGIN": postern answers its two prompts
+        dc = self.dovecot(mechanisms="login")
+        self.start(dovecot=False, backends={"default": {
+            "server": "127.0.0.1:%d" % dc.pop3_port,
+            "tls": harness.Raw("none")}})
+        c = self.pop()
+        c.user("alice")
+        self.assertTrue(c.pass_("alicepw").startswith(b"+OK"))
+        c.quit()
+        c = self.pop()
+        c.user("alice")
+        with self.assertRaises(poplib.error_proto):
+            c.pass_("wrong")
+        harness.wait_until(lambda: "method=LOGIN" in dc.log(),
+                           harness.IO_TIMEOUT, what="dovecot's log line")
+
+    def test_backend_without_sasl_gets_user_pass(self):
+        legacy = LegacyBackend("pop3")
+        self.addCleanup(legacy.stop)
+        self.start(dovecot=False, backends={"default": {
+            "server": "127.0.0.1:%d" % legacy.port,
+            "forward_client": False, "tls": harness.Raw("none")}})
+        c = self.pop()
+        c.user("alice")
+        self.assertTrue(c.pass_("alicepw").startswith(b"+OK"))
+        self.assertTrue(c.noop().startswith(b"+OK"))
+        self.assertEqual(legacy.seen[:3],
+                         ["CAPA", "USER alice", "PASS alicepw"])
 
     def test_brute_force_lockout_per_ip(self):
         self.start(block={"guard": {"max_failures_ip": 2,
