@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "charset.h"
 #include "utf8.h"
 
@@ -479,22 +480,6 @@ scan_utf8(struct charset_conv *conv, const unsigned char *s, size_t len,
 
 /* ---- UTF-7 (RFC 2152) ---- */
 
-static int
-utf7_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* One UTF-16 unit from a base64 run. */
 static int
 utf7_unit(struct charset_conv *conv, unsigned u, struct pst_buf *out)
@@ -553,7 +538,7 @@ scan_utf7(struct charset_conv *conv, const unsigned char *s, size_t len,
 
 		if (conv->u7_b64) {
 			i++;
-			v = utf7_value(c);
+			v = pst_base64_value((char)c);
 			if (v >= 0) {
 				conv->u7_start = false;
 				conv->u7_bits =

@@ -10,8 +10,8 @@
 static const char b64_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static int
-b64_value(char c)
+int
+pst_base64_value(char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -81,7 +81,7 @@ pst_base64_decode(const char *in, size_t len, char *out, size_t outsize)
 				pad++;
 				continue;
 			}
-			v[k] = b64_value(in[i + k]);
+			v[k] = pst_base64_value(in[i + k]);
 			if (v[k] < 0 || pad > 0)
 				return -1;
 		}

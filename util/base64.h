@@ -23,4 +23,7 @@ int pst_base64_encode(struct pst_buf *out, const void *in, size_t len,
  * canonical base64 or the result does not fit. */
 long pst_base64_decode(const char *in, size_t len, char *out, size_t outsize);
 
+/* The value of one base64 digit ('A'..'/': 0..63), or -1. */
+int pst_base64_value(char c);
+
 #endif
