@@ -262,6 +262,18 @@ pop3_input(struct mbox_session *s)
 
 /* ---- the backend leg ---- */
 
+/* Can p[0..len) go on a command line: no CR, LF or NUL, and no blank
+ * unless it is the last argument (PASS takes the rest of the line)? */
+static bool
+pop3_line_safe(const char *p, size_t len, bool blank_ok)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] == '\r' || p[i] == '\n' || p[i] == '\0' ||
+		    (p[i] == ' ' && !blank_ok))
+			return false;
+	return true;
+}
+
 /* Log in the first way CAPA offers: AUTH PLAIN, AUTH LOGIN, USER and
  * PASS (credentials that a line cannot carry fail as a wrong password
  * would).  Without CAPA, AUTH PLAIN. */
@@ -278,13 +290,8 @@ pop3_backend_auth(struct mbox_session *s)
 		return;
 	}
 	if (caps && (fl & POP3_B_USERCAP)) {
-		if (memchr(s->user, '\r', s->user_len) != NULL ||
-		    memchr(s->user, '\n', s->user_len) != NULL ||
-		    memchr(s->user, ' ', s->user_len) != NULL ||
-		    memchr(s->pass, '\r', s->pass_len) != NULL ||
-		    memchr(s->pass, '\n', s->pass_len) != NULL ||
-		    memchr(s->user, '\0', s->user_len) != NULL ||
-		    memchr(s->pass, '\0', s->pass_len) != NULL) {
+		if (!pop3_line_safe(s->user, s->user_len, false) ||
+		    !pop3_line_safe(s->pass, s->pass_len, true)) {
 			mbox_login_done(s, MBOX_LOGIN_FAILED, "", 0);
 			return;
 		}
@@ -383,7 +390,6 @@ pop3_backend_line(struct mbox_session *s, const char *line, size_t len)
 {
 	bool ok = len >= 3 && strncmp(line, "+OK", 3) == 0 &&
 		  (len == 3 || line[3] == ' ');
-
 	int fl = s->bstate & POP3_B_FLAGS;
 
 	switch (s->bstate & POP3_B_STATE) {
