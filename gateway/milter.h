@@ -3,7 +3,8 @@
  *
  * Files: milter_main.c (arguments, configuration, socket, privileges,
  * signals), milter_cb.c (the libmilter callbacks: one struct milter_conn
- * per MTA connection, the filter chain run on it), milter_reply.c
+ * per MTA connection, the filter chain run on it; milter_int.h),
+ * milter_eom.c (the end of the message), milter_reply.c
  * (verdicts to SMFIS_* and SMTP reply text), milter_macro.c (paths,
  * names and TLS from what the MTA sends), milter_edit.c (the message
  * rebuilt from what the MTA sends, and the chain's edits turned into

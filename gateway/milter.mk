@@ -12,6 +12,7 @@ MILTER_PURE_SOURCES = gateway/milter.h gateway/milter_reply.c \
 
 sbin_PROGRAMS += postern-milter
 postern_milter_SOURCES = gateway/milter_main.c gateway/milter_cb.c \
+	gateway/milter_int.h gateway/milter_eom.c \
 	$(MILTER_PURE_SOURCES)
 postern_milter_CPPFLAGS = $(GATEWAY_CPPFLAGS) $(LIBEVENT_CFLAGS) \
 	$(OPENSSL_CFLAGS)

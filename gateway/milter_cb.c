@@ -16,9 +16,9 @@
  *
  * The message is rebuilt from the header fields and body chunks into a
  * spool and through the MIME parser as they arrive; at the end of the
- * message the chain's verdict is answered and what it changed (header
- * fields, Authentication-Results, the DKIM signature, the body,
- * recipients) goes back through smfi_* calls (milter_edit.c).
+ * message (milter_eom.c) the chain's verdict is answered and what it
+ * changed (header fields, Authentication-Results, the DKIM signature,
+ * the body, recipients) goes back through smfi_* calls (milter_edit.c).
  */
 #include "config.h"
 
@@ -38,87 +38,13 @@
 
 #include "arena.h"
 #include "log.h"
-#include "milter.h"
+#include "milter_int.h"
 #include "settings.h"
 #include "spool.h"
 #include "postern/filter.h"
 
-#define MILTER_STR 256
-#define MILTER_QID 32
-#define MILTER_REASON 65
-/* How long close waits on its thread for ctxs to free themselves
- * before a thread of their own takes over (ms). */
-#define MILTER_DRAIN_MS 1000
-
 struct milter_server milter_server;
 atomic_uint milter_live_conns;
-
-struct milter_txn {
-	bool open;
-	char qid[MILTER_QID];	  /* what filters and logs see */
-	char mta_qid[MILTER_QID]; /* {i}, once the MTA has one */
-	const char *from;	  /* on the txn arena */
-	struct filter_rcpt *rcpts;
-	size_t nrcpt, cap;
-	struct mime_parser *mime; /* from the first header on */
-	bool data;		  /* header or body seen */
-	bool failed;		  /* spool or parser error: tempfail */
-	bool discard;
-	char quarantine[MILTER_REASON];
-};
-
-struct milter_conn {
-	struct event_base *base;
-	struct filter_ctx *fctx;
-	struct pst_arena *txa; /* transaction: envelope copies */
-	struct pst_spool *spool;
-	bool leadspc; /* SMFIP_HDR_LEADSPC negotiated */
-	bool nr_hdr;  /* SMFIP_NR_HDR: header callbacks answer nothing */
-	bool nr_body; /* SMFIP_NR_BODY */
-	/* Postfix puts its own Received: field on top of the message but
-	 * does not send it to milters, while header positions count it:
-	 * a stand-in takes its place in our copy (as posternd's own
-	 * Received: heads what its filters see). */
-	bool hidden_received;
-	bool connected;
-	char addr[INET6_ADDRSTRLEN];
-	unsigned port;
-	char name[MILTER_STR];
-	char session_id[20];
-	char helo[MILTER_STR];
-	bool helo_seen;
-	char tls[MILTER_STR];
-	bool has_tls;
-	char auth[MILTER_STR];
-	char daemon[64];
-	char mta[MILTER_STR]; /* j: the MTA's host name */
-	bool trusted_net;
-	/* said at connect or helo, for every transaction */
-	bool discard_all;
-	bool refused; /* connect or helo refused: nothing more is asked */
-	char quarantine_all[MILTER_REASON];
-	unsigned orphans;
-	/* a stage being waited for */
-	bool waiting;
-	struct filter_outcome out;
-	char out_quarantine[MILTER_REASON];
-	struct milter_txn tx;
-	struct pst_buf scratch;
-};
-
-static const struct postern_settings *
-milter_settings(void)
-{
-	return milter_server.settings;
-}
-
-static const char *
-milter_log_qid(const struct milter_conn *c)
-{
-	if (!c->tx.open)
-		return "NOQUEUE";
-	return c->tx.mta_qid[0] != '\0' ? c->tx.mta_qid : c->tx.qid;
-}
 
 /* The MTA's macro, or NULL when it did not send it (or sent it
  * empty). */
@@ -153,7 +79,7 @@ milter_stage_done(void *arg, const struct filter_outcome *out)
 	event_base_loopbreak(c->base);
 }
 
-static void
+void
 milter_fail_outcome(struct filter_outcome *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -206,7 +132,7 @@ milter_recover(struct milter_conn *c, const char *lost)
 }
 
 /* Run stage on the chain and wait for its outcome on this thread. */
-static void
+void
 milter_run(struct milter_conn *c, enum filter_stage stage, const char *arg,
 	   struct filter_outcome *out)
 {
@@ -234,7 +160,7 @@ milter_run(struct milter_conn *c, enum filter_stage stage, const char *arg,
 }
 
 /* The MTA's answer for an outcome; sets the reply for refusals. */
-static sfsistat
+sfsistat
 milter_answer(SMFICTX *ctx, struct milter_conn *c, enum filter_stage stage,
 	      const char *verb, const struct filter_outcome *out)
 {
@@ -308,7 +234,7 @@ milter_conn_get(SMFICTX *ctx)
 }
 
 /* The transaction is over (end of message, abort, close). */
-static void
+void
 milter_txn_end(struct milter_conn *c)
 {
 	struct milter_txn *t = &c->tx;
@@ -636,7 +562,7 @@ milter_envfrom(SMFICTX *ctx, char **argv)
 	return milter_txn_outcome(ctx, c, FILTER_MAIL, "MAIL", &out);
 }
 
-static void
+void
 milter_note_qid(SMFICTX *ctx, struct milter_conn *c)
 {
 	const char *qid;
@@ -737,7 +663,7 @@ milter_stand_in(struct milter_conn *c, const char **error_r)
 }
 
 /* Message bytes into the spool and the MIME parser. */
-static void
+void
 milter_feed(struct milter_conn *c, const void *data, size_t len)
 {
 	const struct postern_settings *st = milter_settings();
@@ -805,328 +731,6 @@ milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 		return SMFIS_TEMPFAIL;
 	milter_feed(c, chunk, len);
 	return c->nr_body ? SMFIS_NOREPLY : SMFIS_CONTINUE;
-}
-
-/* ---- end of message ---- */
-
-/* The recipients as the chain left them. */
-static int
-milter_apply_rcpts(SMFICTX *ctx, struct milter_conn *c)
-{
-	const struct milter_txn *t = &c->tx;
-	size_t n = filter_ctx_rcpt_count(c->fctx);
-	char *arg;
-
-	for (size_t i = 0; i < t->nrcpt; i++) {
-		bool kept = false;
-
-		for (size_t j = 0; j < n && !kept; j++)
-			kept = strcmp(filter_ctx_rcpt(c->fctx, j)->addr,
-				      t->rcpts[i].addr) == 0;
-		if (kept)
-			continue;
-		arg = pst_arena_printf(c->txa, "<%s>", t->rcpts[i].addr);
-		if (arg == NULL || smfi_delrcpt(ctx, arg) != MI_SUCCESS)
-			return -1;
-	}
-	for (size_t j = 0; j < n; j++) {
-		const char *a = filter_ctx_rcpt(c->fctx, j)->addr;
-		bool had = false;
-
-		for (size_t i = 0; i < t->nrcpt && !had; i++)
-			had = strcmp(t->rcpts[i].addr, a) == 0;
-		if (had)
-			continue;
-		arg = pst_arena_printf(c->txa, "<%s>", a);
-		if (arg == NULL || smfi_addrcpt(ctx, arg) != MI_SUCCESS)
-			return -1;
-	}
-	return 0;
-}
-
-/* Count the lines of a header block: no more fields than that. */
-static size_t
-milter_count_lines(const struct pst_buf *b)
-{
-	size_t n = 1;
-
-	for (size_t i = 0; i < b->len; i++)
-		n += b->data[i] == '\n';
-	return n;
-}
-
-static int
-milter_apply_ops(SMFICTX *ctx, struct milter_conn *c,
-		 const struct milter_op *ops, size_t nops)
-{
-	struct pst_buf name, value;
-	int rc = 0;
-
-	pst_buf_init(&name, 0);
-	pst_buf_init(&value, 0);
-	for (size_t i = 0; i < nops && rc == 0; i++) {
-		const struct milter_op *op = &ops[i];
-
-		pst_buf_reset(&name);
-		if (pst_buf_append(&name, op->name.p, op->name.len) < 0 ||
-		    pst_buf_reserve(&name, 1) < 0 ||
-		    (op->kind != MILTER_OP_DELETE &&
-		     milter_edit_value(&value, op->raw, c->leadspc) < 0)) {
-			rc = -1;
-			break;
-		}
-		name.data[name.len] = '\0';
-		if (value.data != NULL)
-			value.data[value.len] = '\0';
-		switch (op->kind) {
-		case MILTER_OP_INSERT:
-			if (op->at_end)
-				rc = smfi_addheader(ctx, name.data,
-						    value.data ? value.data
-							       : "");
-			else
-				rc = smfi_insheader(
-					ctx, (int)op->index, name.data,
-					value.data ? value.data : "");
-			break;
-		case MILTER_OP_CHANGE:
-			rc = smfi_chgheader(ctx, name.data, (int)op->index,
-					    value.data ? value.data : "");
-			break;
-		case MILTER_OP_DELETE:
-			rc = smfi_chgheader(ctx, name.data, (int)op->index,
-					    NULL);
-			break;
-		}
-		rc = rc == MI_SUCCESS ? 0 : -1;
-	}
-	pst_buf_free(&name);
-	pst_buf_free(&value);
-	return rc;
-}
-
-static int
-milter_replace_body(SMFICTX *ctx, struct pst_spool *out, uint64_t from)
-{
-	static const size_t chunk = 64 * 1024;
-	unsigned char *buf = malloc(chunk);
-	int rc = 0;
-
-	if (buf == NULL)
-		return -1;
-	for (;;) {
-		ssize_t n = pst_spool_pread(out, buf, chunk, from);
-
-		if (n <= 0) {
-			rc = n < 0 ? -1 : 0;
-			break;
-		}
-		if (smfi_replacebody(ctx, buf, (int)n) != MI_SUCCESS) {
-			rc = -1;
-			break;
-		}
-		from += (uint64_t)n;
-	}
-	free(buf);
-	return rc;
-}
-
-/* The message the chain wrote, as modifications of the MTA's copy.
- * *nedits_r: how many modifications went out. */
-static int
-milter_apply_message(SMFICTX *ctx, struct milter_conn *c, struct pst_spool *in,
-		     size_t *nedits_r, const char **error_r)
-{
-	const struct postern_settings *st = milter_settings();
-	size_t max = st->mime.limits.max_header_size + 65536;
-	struct pst_spool *out = NULL;
-	struct pst_buf hin, hout;
-	struct milter_field *fin = NULL, *fout = NULL;
-	struct milter_op *ops = NULL;
-	size_t nin, nout, nops, bin, bout;
-	int rc = -1, differs;
-
-	pst_buf_init(&hin, 0);
-	pst_buf_init(&hout, 0);
-	*error_r = "out of memory";
-	out = pst_spool_new(st->smtp.spool_memory, st->spool_dir);
-	if (out == NULL ||
-	    filter_ctx_write_message(c->fctx, out, error_r) < 0 ||
-	    milter_edit_read_head(in, max, &hin, error_r) < 0 ||
-	    milter_edit_read_head(out, max, &hout, error_r) < 0)
-		goto done;
-	*error_r = "out of memory";
-	nin = milter_count_lines(&hin);
-	nout = milter_count_lines(&hout);
-	fin = calloc(nin, sizeof(*fin));
-	fout = calloc(nout, sizeof(*fout));
-	ops = calloc(nin + nout, sizeof(*ops));
-	if (fin == NULL || fout == NULL || ops == NULL)
-		goto done;
-	nin = milter_edit_parse(hin.data ? hin.data : "", hin.len, fin, nin,
-				&bin);
-	nout = milter_edit_parse(hout.data ? hout.data : "", hout.len, fout,
-				 nout, &bout);
-	nops = milter_edit_diff(fin, nin, fout, nout, ops);
-	if (nops == (size_t)-1)
-		goto done;
-	*error_r = "the MTA refused a header change";
-	if (milter_apply_ops(ctx, c, ops, nops) < 0)
-		goto done;
-	*nedits_r += nops;
-	differs = milter_edit_body_differs(in, bin, out, bout);
-	*error_r = "cannot read the message";
-	if (differs < 0)
-		goto done;
-	if (differs > 0) {
-		*error_r = "the MTA refused the new body";
-		if (milter_replace_body(ctx, out, bout) < 0)
-			goto done;
-		(*nedits_r)++;
-	}
-	rc = 0;
-done:
-	free(fin);
-	free(fout);
-	free(ops);
-	pst_buf_free(&hin);
-	pst_buf_free(&hout);
-	pst_spool_free(&out);
-	return rc;
-}
-
-/* The whole message is in: refuse it, or hand it to the chain. */
-static bool
-milter_mime_refused(struct milter_conn *c, const struct mime_part *root,
-		    struct filter_outcome *out)
-{
-	uint64_t over = mime_part_defects_all(root) & MIME_D_LIMITS;
-
-	if (over == 0 ||
-	    milter_settings()->mime.over_limit == MIME_OVER_LIMIT_ACCEPT)
-		return false;
-	(void)c;
-	memset(out, 0, sizeof(*out));
-	out->verdict = PF_REJECT;
-	out->code = 554;
-	snprintf(out->enhanced, sizeof(out->enhanced), "5.6.0");
-	snprintf(out->text, sizeof(out->text),
-		 "Message refused: MIME structure over a limit (%s)",
-		 mime_defect_name(over & (~over + 1)));
-	return true;
-}
-
-static sfsistat
-milter_eom_apply(SMFICTX *ctx, struct milter_conn *c,
-		 const struct filter_outcome *msg_out)
-{
-	struct milter_txn *t = &c->tx;
-	struct filter_outcome out;
-	struct pst_spool *spool = c->spool;
-	const char *reason = NULL, *error = NULL;
-	size_t nedits = 0;
-	sfsistat v;
-
-	v = milter_answer(ctx, c, FILTER_MESSAGE, "END-OF-MESSAGE", msg_out);
-	if (v != SMFIS_CONTINUE && v != SMFIS_DISCARD)
-		return v;
-	if (spool == NULL) { /* the ctx was lost with the message */
-		milter_fail_outcome(&out);
-		return milter_answer(ctx, c, FILTER_MESSAGE, "END-OF-MESSAGE",
-				     &out);
-	}
-	if (v == SMFIS_DISCARD || t->discard || c->discard_all ||
-	    filter_ctx_rcpt_count(c->fctx) == 0) {
-		pst_log(PST_LOG_INFO, "milter", "%s: discard: %s",
-			milter_log_qid(c),
-			filter_ctx_rcpt_count(c->fctx) == 0
-				? "no recipient left after filters"
-				: "filter verdict");
-		return SMFIS_DISCARD;
-	}
-	if (milter_apply_rcpts(ctx, c) < 0) {
-		error = "the MTA refused a recipient change";
-		goto fail;
-	}
-	if (filter_ctx_has_edits(c->fctx) &&
-	    milter_apply_message(ctx, c, spool, &nedits, &error) < 0)
-		goto fail;
-	if (msg_out->verdict == PF_QUARANTINE)
-		reason = msg_out->quarantine;
-	else if (t->quarantine[0] != '\0')
-		reason = t->quarantine;
-	else if (c->quarantine_all[0] != '\0')
-		reason = c->quarantine_all;
-	if (reason != NULL) {
-		char *r = pst_arena_strdup(c->txa,
-					   reason[0] ? reason : "quarantine");
-
-		if (r == NULL || smfi_quarantine(ctx, r) != MI_SUCCESS) {
-			error = "the MTA refused to quarantine";
-			goto fail;
-		}
-		pst_log(PST_LOG_INFO, "milter", "%s: hold: %s",
-			milter_log_qid(c), r);
-	}
-	pst_log(PST_LOG_INFO, "milter",
-		"%s: from=<%s>, size=%llu, nrcpt=%zu, edits=%zu%s%s",
-		milter_log_qid(c), t->from,
-		(unsigned long long)pst_spool_size(spool),
-		filter_ctx_rcpt_count(c->fctx), nedits,
-		msg_out->filter ? ", decided_by=" : "",
-		msg_out->filter ? msg_out->filter : "");
-	return SMFIS_CONTINUE;
-fail:
-	pst_log(PST_LOG_ERR, "milter", "%s: %s", milter_log_qid(c), error);
-	milter_fail_outcome(&out);
-	return milter_answer(ctx, c, FILTER_MESSAGE, "END-OF-MESSAGE", &out);
-}
-
-static sfsistat
-milter_eom(SMFICTX *ctx)
-{
-	struct milter_conn *c = smfi_getpriv(ctx);
-	struct milter_txn *t;
-	struct filter_outcome out;
-	struct mime_part *root = NULL;
-	const char *error = NULL;
-	sfsistat v;
-
-	if (c == NULL)
-		return SMFIS_TEMPFAIL;
-	if (c->refused || !c->tx.open)
-		return SMFIS_CONTINUE;
-	t = &c->tx;
-	milter_note_qid(ctx, c);
-	if (!t->data)
-		milter_feed(c, "\r\n", 2); /* no header, no body */
-	if (!t->failed && (pst_spool_flush(c->spool, &error) < 0 ||
-			   mime_parser_end(t->mime, &root, &error) < 0)) {
-		pst_log(PST_LOG_ERR, "milter", "%s: spool: %s",
-			milter_log_qid(c), error);
-		t->failed = true;
-	}
-	if (t->failed) {
-		milter_fail_outcome(&out);
-		v = milter_answer(ctx, c, FILTER_MESSAGE, "END-OF-MESSAGE",
-				  &out);
-	} else if (milter_mime_refused(c, root, &out)) {
-		v = milter_answer(ctx, c, FILTER_MESSAGE, "END-OF-MESSAGE",
-				  &out);
-	} else if (filter_ctx_set_message(c->fctx, c->spool, root) < 0) {
-		milter_fail_outcome(&out);
-		v = milter_answer(ctx, c, FILTER_MESSAGE, "END-OF-MESSAGE",
-				  &out);
-	} else {
-		c->spool = NULL; /* the chain holds it while filters read */
-		milter_run(c, FILTER_MESSAGE, NULL, &out);
-		/* NULL when the ctx was lost with the message */
-		c->spool = filter_ctx_take_spool(c->fctx);
-		v = milter_eom_apply(ctx, c, &out);
-	}
-	t->mime = NULL; /* the tree is the ctx's now */
-	milter_txn_end(c);
-	return v;
 }
 
 static sfsistat

@@ -17,7 +17,10 @@ passed=0
 failed=0
 failures=()
 
-note() { printf '\n==== %s\n' "$*"; }
+# Each phase's heading says when it began (seconds since the start), so
+# a slow CI run shows where its time went.
+start=$SECONDS
+note() { printf '\n==== %s  [%ds]\n' "$*" $((SECONDS - start)); }
 
 # count LABEL LOG: add the "N passed, N failed" of a sub-suite.
 count() {
