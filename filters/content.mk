@@ -49,7 +49,8 @@ tests_fuzz_fuzz_html_text_LDADD = libpstmail.a libpstutil.a
 ## Body rewriting (notices, banners: "modify, then sign") and the clamd
 ## filter.
 FILTERS_CONTENT_SOURCES += \
-	filters/rewrite.c filters/rewrite.h filters/rewrite_enc.c \
+	filters/rewrite.c filters/rewrite.h filters/rewrite_int.h \
+	filters/rewrite_banner.c filters/rewrite_enc.c \
 	filters/rewrite_keep.c
 FILTERS_CONTENT_UNIT_TESTS += tests/unit/test_rewrite
 tests_unit_test_rewrite_SOURCES = tests/unit/test_rewrite.c \

@@ -31,6 +31,9 @@
  * rewrite_check() parses the whole result again: no new structural
  * defect, and no stripped content left.
  *
+ * Files: rewrite.c (plan, replacements, writing, checking),
+ * rewrite_banner.c (banners), rewrite_enc.c (encoders), rewrite_keep.c
+ * (the original kept in the quarantine); rewrite_int.h between them.
  * Nothing here logs; results and errors are returned.  A job belongs to
  * one thread.
  */
