@@ -393,8 +393,9 @@ mbox_user_map_read(struct pst_arena *err_arena,
 	unsigned lineno = 0;
 
 	if (f == NULL || arena == NULL) {
-		*error_r = pst_arena_printf(err_arena, "user_map '%s': %s",
-					    path, strerror(errno));
+		*error_r = pst_arena_printf(
+			err_arena, "user_map '%s': %s", path,
+			f == NULL ? strerror(errno) : "out of memory");
 		goto fail;
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
